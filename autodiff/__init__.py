@@ -1,0 +1,29 @@
+"""autodiff: a small reverse-mode automatic differentiation engine on NumPy or CuPy.
+
+    import autodiff as ad
+    x = ad.Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    x.grad            # 2 * x
+"""
+from . import backend
+from .backend import get_backend, manual_seed, set_backend
+from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
+from .errors import AnomalyError, BackendError, DeviceError, GradcheckError, ShapeError
+from .function import Function, detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from .functions import (abs, cat, clamp, clip, concatenate, exp, log, log_softmax, matmul,
+                        max, maximum, mean, min, minimum, permute, relu, reshape, sigmoid,
+                        softmax, sqrt, stack, sum, tanh, transpose, where)
+from .gradcheck import gradcheck
+from .tensor import Tensor, is_tensor
+
+__all__ = [
+    "backend", "get_backend", "set_backend", "manual_seed",
+    "Tensor", "tensor", "is_tensor", "zeros", "ones", "full", "zeros_like", "ones_like",
+    "arange", "randn", "rand",
+    "Function", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly", "gradcheck",
+    "abs", "cat", "clamp", "clip", "concatenate", "exp", "log", "log_softmax", "matmul", "max",
+    "maximum", "mean", "min", "minimum", "permute", "relu", "reshape", "sigmoid", "softmax",
+    "sqrt", "stack", "sum", "tanh", "transpose", "where",
+    "AnomalyError", "BackendError", "DeviceError", "GradcheckError", "ShapeError",
+]

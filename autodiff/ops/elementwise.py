@@ -1,0 +1,204 @@
+"""Elementwise primitives. Each forward sits next to its local derivative:
+for y = f(x), backward receives g = dL/dy and returns dL/dx = g * f'(x), summed back over any
+dimension that broadcasting stretched."""
+from __future__ import annotations
+
+from ..function import Function
+from ._util import broadcast_shape, unbroadcast
+
+
+class _Binary(Function):
+    """Two inputs with NumPy broadcasting; the shape check names the operation."""
+
+    @classmethod
+    def apply(cls, a, b, **params):
+        if a.data.shape != b.data.shape:
+            broadcast_shape(cls.__name__.lower(), a.data.shape, b.data.shape)
+        return super().apply(a, b, **params)
+
+    def grads(self, ga, gb):
+        """Sum each input's gradient back to its shape; skip inputs that need none."""
+        return (unbroadcast(ga, self.inputs[0].data.shape) if self.needs_grad(0) else None,
+                unbroadcast(gb, self.inputs[1].data.shape) if self.needs_grad(1) else None)
+
+
+class Add(_Binary):            # y = a + b;  dy/da = 1, dy/db = 1
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g):
+        return self.grads(g, g)
+
+
+class Sub(_Binary):            # y = a - b;  dy/da = 1, dy/db = -1
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, g):
+        return self.grads(g, -g if self.needs_grad(1) else None)
+
+
+class Mul(_Binary):            # y = a * b;  dy/da = b, dy/db = a
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, g):
+        return self.grads(g * self.b if self.needs_grad(0) else None,
+                          g * self.a if self.needs_grad(1) else None)
+
+
+class Div(_Binary):            # y = a / b;  dy/da = 1/b, dy/db = -a/b^2 = -y/b
+    def forward(self, a, b):
+        self.b = b
+        self.y = a / b
+        return self.y
+
+    def backward(self, g):
+        ga = g / self.b if self.needs_grad(0) else None
+        gb = -g * self.y / self.b if self.needs_grad(1) else None
+        return self.grads(ga, gb)
+
+
+class Maximum(_Binary):        # dy/da = 1 where a > b, 0 where a < b, 1/2 at ties (and so for b)
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return self.xp.maximum(a, b)
+
+    def backward(self, g):
+        share = (self.a > self.b) + 0.5 * (self.a == self.b)
+        return self.grads(g * share, g * (1 - share))
+
+
+class Minimum(_Binary):        # dy/da = 1 where a < b, 0 where a > b, 1/2 at ties
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return self.xp.minimum(a, b)
+
+    def backward(self, g):
+        share = (self.a < self.b) + 0.5 * (self.a == self.b)
+        return self.grads(g * share, g * (1 - share))
+
+
+class Where(_Binary):         # y = cond ? a : b;  dy/da = cond, dy/db = not cond
+    @classmethod
+    def apply(cls, cond, a, b):
+        broadcast_shape("where", tuple(cond.shape), a.data.shape, b.data.shape)
+        return Function.apply.__func__(cls, a, b, cond=cond)
+
+    def forward(self, a, b):
+        return self.xp.where(self.cond, a, b)
+
+    def backward(self, g):  # g has the broadcast shape of (cond, a, b)
+        zero = self.xp.zeros((), dtype=g.dtype)
+        return self.grads(self.xp.where(self.cond, g, zero) if self.needs_grad(0) else None,
+                          self.xp.where(self.cond, zero, g) if self.needs_grad(1) else None)
+
+
+class Neg(Function):           # y = -x;  dy/dx = -1
+    def forward(self, x):
+        return -x
+
+    def backward(self, g):
+        return (-g,)
+
+
+class Pow(Function):           # y = x^p (p a number);  dy/dx = p x^(p-1)
+    def forward(self, x):
+        self.x = x
+        return x ** self.exponent
+
+    def backward(self, g):
+        p = self.exponent
+        return (g * p * self.x ** (p - 1),)
+
+
+class RPow(Function):          # y = c^x (c > 0 a number);  dy/dx = c^x ln c
+    def forward(self, x):
+        self.y = self.base ** x
+        return self.y
+
+    def backward(self, g):
+        return (g * self.y * float(self.xp.log(self.base)),)
+
+
+class Exp(Function):           # y = e^x;  dy/dx = e^x = y
+    def forward(self, x):
+        self.y = self.xp.exp(x)
+        return self.y
+
+    def backward(self, g):
+        return (g * self.y,)
+
+
+class Log(Function):           # y = ln x;  dy/dx = 1/x
+    def forward(self, x):
+        self.x = x
+        return self.xp.log(x)
+
+    def backward(self, g):
+        return (g / self.x,)
+
+
+class Sqrt(Function):          # y = sqrt(x);  dy/dx = 1 / (2 sqrt(x)) = 1 / (2y)
+    def forward(self, x):
+        self.y = self.xp.sqrt(x)
+        return self.y
+
+    def backward(self, g):
+        return (g / (2 * self.y),)
+
+
+class Abs(Function):           # y = |x|;  dy/dx = sign(x) (0 at x = 0, as PyTorch)
+    def forward(self, x):
+        self.x = x
+        return self.xp.abs(x)
+
+    def backward(self, g):
+        return (g * self.xp.sign(self.x),)
+
+
+class Tanh(Function):          # y = tanh x;  dy/dx = 1 - y^2
+    def forward(self, x):
+        self.y = self.xp.tanh(x)
+        return self.y
+
+    def backward(self, g):
+        return (g * (1 - self.y * self.y),)
+
+
+class Sigmoid(Function):       # y = 1 / (1 + e^-x);  dy/dx = y (1 - y)
+    def forward(self, x):
+        # (1 + tanh(x/2)) / 2 equals 1 / (1 + e^-x) and never overflows for large |x|
+        self.y = 0.5 * (1 + self.xp.tanh(0.5 * x))
+        return self.y
+
+    def backward(self, g):
+        return (g * self.y * (1 - self.y),)
+
+
+class ReLU(Function):          # y = max(x, 0);  dy/dx = 1 where x > 0, else 0
+    def forward(self, x):
+        self.mask = x > 0
+        return self.xp.maximum(x, 0)
+
+    def backward(self, g):
+        return (g * self.mask,)
+
+
+class Clip(Function):          # y = min(max(x, lo), hi);  dy/dx = 1 inside [lo, hi], else 0
+    def forward(self, x):
+        self.inside = (x >= (self.lo if self.lo is not None else -self.xp.inf)) & \
+                      (x <= (self.hi if self.hi is not None else self.xp.inf))
+        return self.xp.clip(x, self.lo, self.hi)
+
+    def backward(self, g):
+        return (g * self.inside,)
+
+
+class Cast(Function):          # y = x as another dtype;  dy/dx = 1, cast back
+    def forward(self, x):
+        return x.astype(self.dtype)
+
+    def backward(self, g):
+        return (g.astype(self.inputs[0].data.dtype),)

@@ -1,0 +1,318 @@
+"""``Tensor``: an array of the active backend, plus what reverse mode needs to send gradients back.
+
+A tensor made by an operation remembers that operation (``_ctx``, a ``Function``) and through it
+its inputs; ``backward()`` walks that graph from the output to the leaves. Leaves (tensors you
+create) keep their gradient in ``.grad`` and accumulate it across calls until you zero it.
+"""
+from __future__ import annotations
+
+from . import backend
+from .backprop import run_backward
+from .errors import DeviceError
+from .function import is_grad_enabled, no_grad
+
+_FLOAT_KINDS = "f"
+
+
+def _as_dtype(xp, dtype):
+    return None if dtype is None else xp.dtype(dtype)
+
+
+class Tensor:
+    __slots__ = ("data", "grad", "_requires_grad", "_ctx", "_retain", "name", "__weakref__")
+    __array_ufunc__ = None  # makes `numpy_array * tensor` call Tensor.__rmul__ instead of numpy
+
+    def __init__(self, data, dtype=None, requires_grad: bool = False, name: str | None = None):
+        """Copy ``data`` (list, scalar, NumPy/CuPy array, Tensor) onto the active backend.
+        Floating data becomes float32 unless ``dtype`` says otherwise (e.g. "float64");
+        integer and boolean data keep their kind."""
+        if isinstance(data, Tensor):
+            data = data.data
+        xp = backend.active().xp
+        dtype = _as_dtype(xp, dtype)
+        if backend.backend_of(data) is backend.active():
+            arr = data.astype(dtype or data.dtype, copy=True)
+        else:
+            arr = backend.asarray(data, dtype=dtype)
+        if dtype is None and arr.dtype.kind in "fc" and arr.dtype != xp.float32:
+            arr = arr.astype(xp.float32)
+        self.data = arr
+        self.grad = None
+        self._ctx = None
+        self._retain = False
+        self.name = name
+        self._requires_grad = False
+        self.requires_grad = requires_grad
+
+    @classmethod
+    def _make(cls, data, ctx=None, requires_grad=False) -> "Tensor":
+        """Wrap an array produced by an operation (no copy, no checks)."""
+        t = cls.__new__(cls)
+        t.data, t.grad, t._ctx, t._requires_grad = data, None, ctx, requires_grad
+        t._retain, t.name = False, None
+        return t
+
+    # -- gradient bookkeeping -------------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if value and self.data.dtype.kind not in _FLOAT_KINDS:
+            raise TypeError(
+                f"only floating-point tensors can require gradients, but {self._label()} has "
+                f"dtype {self.data.dtype}; create it with dtype='float32' (or 'float64')."
+            )
+        if not value and self._ctx is not None:
+            raise RuntimeError(
+                f"{self._label()} was computed from tensors that require grad; "
+                f"use .detach() to get a tensor outside the graph."
+            )
+        self._requires_grad = bool(value)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._ctx is None
+
+    def backward(self, grad=None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+        ``grad`` is d(loss)/d(self); it may be omitted only when self has one element."""
+        run_backward(self, grad, retain_graph)
+
+    def retain_grad(self) -> "Tensor":
+        """Keep ``.grad`` on this non-leaf tensor too (leaves always keep it)."""
+        self._retain = True
+        return self
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    def detach(self) -> "Tensor":
+        """The same data, cut from the graph."""
+        return Tensor._make(self.data)
+
+    # -- array facts and conversions ------------------------------------------------------
+    shape = property(lambda self: tuple(self.data.shape))
+    dtype = property(lambda self: self.data.dtype)
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: self.data.size)
+
+    @property
+    def backend(self) -> str:
+        b = backend.backend_of(self.data)
+        return b.name if b else type(self.data).__name__
+
+    def numpy(self):
+        """A NumPy copy of the data on the host (safe to keep: later updates do not change it)."""
+        host = backend.to_numpy(self.data)
+        return host.copy() if host is self.data else host
+
+    def item(self) -> float:
+        if self.data.size != 1:
+            raise ValueError(
+                f"item() needs a tensor with exactly one element, but {self._label()} has shape "
+                f"{self.shape}; reduce it first (for example .sum() or .mean())."
+            )
+        return self.data.item()
+
+    def to(self, backend_name: str) -> "Tensor":
+        """A copy on another backend ("numpy", "cupy", "strict"); a leaf, like its source."""
+        arr = backend.to_backend(self.data, backend_name)
+        t = Tensor._make(arr, requires_grad=False)
+        t._requires_grad = self._requires_grad and self.is_leaf
+        t.name = self.name
+        return t
+
+    def astype(self, dtype) -> "Tensor":
+        return _ops.Cast.apply(self, dtype=backend.array_module(self.data).dtype(dtype))
+
+    def float(self) -> "Tensor":
+        return self.astype("float32")
+
+    def double(self) -> "Tensor":
+        return self.astype("float64")
+
+    def _label(self) -> str:
+        return f"tensor '{self.name}'" if self.name else f"the tensor of shape {self.shape}"
+
+    def __repr__(self) -> str:
+        # numpy's repr, relabelled; float32 is the default so only other dtypes are shown
+        body = repr(backend.to_numpy(self.data)).replace(", dtype=float32", "")
+        body = "tensor(" + body[body.index("(") + 1:-1] if body.startswith("array(") else \
+            f"tensor({body}"
+        extras = [] if self.dtype == "float32" or "dtype=" in body else [f"dtype={self.dtype}"]
+        if self.backend != "numpy":
+            extras.append(f"backend='{self.backend}'")
+        if self._ctx is not None:
+            extras.append(f"grad_fn={type(self._ctx).__name__}")
+        elif self._requires_grad:
+            extras.append("requires_grad=True")
+        return body + "".join(", " + e for e in extras) + ")"
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __bool__(self) -> bool:
+        return bool(self.item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    __hash__ = object.__hash__  # tensors are dictionary keys by identity, as in PyTorch
+
+    # -- operands ---------------------------------------------------------------------------
+    def _operand(self, other, op: str) -> "Tensor":
+        """Turn the other operand of a binary operation into a tensor on this tensor's backend."""
+        if isinstance(other, Tensor):
+            return other
+        if backend.is_scalar(other):
+            xp = backend.array_module(self.data)
+            dtype = self.data.dtype if self.data.dtype.kind in "fc" else None
+            return Tensor._make(xp.asarray(other, dtype=dtype))
+        src = backend.backend_of(other)
+        mine = backend.backend_of(self.data)
+        if src is mine and src is not None:
+            return Tensor._make(other)
+        where = src.name if src else type(other).__name__
+        raise DeviceError(
+            f"{op}: the other operand is a {where} array (shape {getattr(other, 'shape', '?')}) "
+            f"but {self._label()} lives on the {self.backend} backend. Convert it explicitly "
+            f"first: ad.Tensor(array) (or autodiff.backend.asarray(array))."
+        )
+
+    # -- arithmetic (each a Function in autodiff.ops) ---------------------------------------
+    def __add__(self, o): return _ops.Add.apply(self, self._operand(o, "add"))
+    def __radd__(self, o): return _ops.Add.apply(self._operand(o, "add"), self)
+    def __sub__(self, o): return _ops.Sub.apply(self, self._operand(o, "sub"))
+    def __rsub__(self, o): return _ops.Sub.apply(self._operand(o, "sub"), self)
+    def __mul__(self, o): return _ops.Mul.apply(self, self._operand(o, "mul"))
+    def __rmul__(self, o): return _ops.Mul.apply(self._operand(o, "mul"), self)
+    def __truediv__(self, o): return _ops.Div.apply(self, self._operand(o, "div"))
+    def __rtruediv__(self, o): return _ops.Div.apply(self._operand(o, "div"), self)
+    def __neg__(self): return _ops.Neg.apply(self)
+    def __pos__(self): return self
+    def __abs__(self): return _ops.Abs.apply(self)
+    def __matmul__(self, o): return _ops.matmul(self, self._operand(o, "matmul"))
+    def __rmatmul__(self, o): return _ops.matmul(self._operand(o, "matmul"), self)
+
+    def __pow__(self, exponent):
+        if not backend.is_scalar(exponent):
+            raise TypeError(
+                f"x ** p needs a number p (got {type(exponent).__name__}); for a tensor "
+                f"exponent write ad.exp(p * ad.log(x))."
+            )
+        return _ops.Pow.apply(self, exponent=exponent)
+
+    def __rpow__(self, base):
+        if not backend.is_scalar(base) or base <= 0:
+            raise TypeError(f"c ** x needs a positive number c, got {base!r}")
+        return _ops.RPow.apply(self, base=base)
+
+    # comparisons give boolean tensors outside the graph (masks for ad.where)
+    def _compare(self, other, name):
+        other = self._operand(other, name)
+        xp = backend.array_module(self.data)
+        return Tensor._make(getattr(xp, name)(self.data, other.data))
+
+    def __lt__(self, o): return self._compare(o, "less")
+    def __le__(self, o): return self._compare(o, "less_equal")
+    def __gt__(self, o): return self._compare(o, "greater")
+    def __ge__(self, o): return self._compare(o, "greater_equal")
+    def __eq__(self, o): return self._compare(o, "equal")
+    def __ne__(self, o): return self._compare(o, "not_equal")
+
+    # -- elementwise functions ----------------------------------------------------------------
+    def exp(self): return _ops.Exp.apply(self)
+    def log(self): return _ops.Log.apply(self)
+    def sqrt(self): return _ops.Sqrt.apply(self)
+    def abs(self): return _ops.Abs.apply(self)
+    def tanh(self): return _ops.Tanh.apply(self)
+    def sigmoid(self): return _ops.Sigmoid.apply(self)
+    def relu(self): return _ops.ReLU.apply(self)
+
+    def clip(self, min=None, max=None):
+        return _ops.Clip.apply(self, lo=min, hi=max)
+
+    clamp = clip
+
+    # -- reductions (numpy's axis/keepdims or PyTorch's dim/keepdim) ---------------------------
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return _ops.Sum.apply(self, **_ops.reduce_args(self.ndim, axis, keepdims, dim, keepdim))
+
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return _ops.Mean.apply(self, **_ops.reduce_args(self.ndim, axis, keepdims, dim, keepdim))
+
+    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return _ops.Max.apply(self, **_ops.reduce_args(self.ndim, axis, keepdims, dim, keepdim))
+
+    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return -((-self).max(axis, keepdims, dim=dim, keepdim=keepdim))
+
+    def log_softmax(self, axis=-1, *, dim=None):
+        return _ops.LogSoftmax.apply(self, axis=_ops.normalize_axis(self.ndim, dim if dim is not None else axis))
+
+    def softmax(self, axis=-1, *, dim=None):
+        return _ops.Softmax.apply(self, axis=_ops.normalize_axis(self.ndim, dim if dim is not None else axis))
+
+    # -- shape ---------------------------------------------------------------------------
+    def reshape(self, *shape):
+        return _ops.reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape)
+
+    view = reshape
+
+    def flatten(self, start_dim=0):
+        start_dim = _ops.normalize_axis(self.ndim, start_dim) if self.ndim else 0
+        return self.reshape(self.shape[:start_dim] + (-1,))
+
+    def unsqueeze(self, dim):
+        dim = dim if dim >= 0 else dim + self.ndim + 1
+        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
+
+    def squeeze(self, dim=None):
+        if dim is None:
+            return self.reshape(tuple(n for n in self.shape if n != 1))
+        dim = _ops.normalize_axis(self.ndim, dim)
+        if self.shape[dim] != 1:
+            return self
+        return self.reshape(self.shape[:dim] + self.shape[dim + 1:])
+
+    def permute(self, *dims):
+        dims = dims[0] if len(dims) == 1 and not isinstance(dims[0], int) else dims
+        return _ops.permute(self, dims)
+
+    def transpose(self, dim0=-2, dim1=-1):
+        """Swap two dimensions (PyTorch's meaning; for a full permutation use ``permute``)."""
+        dims = list(range(self.ndim))
+        a, b = _ops.normalize_axis(self.ndim, dim0), _ops.normalize_axis(self.ndim, dim1)
+        dims[a], dims[b] = dims[b], dims[a]
+        return _ops.permute(self, dims)
+
+    @property
+    def T(self):
+        return _ops.permute(self, tuple(reversed(range(self.ndim))))
+
+    def __getitem__(self, index):
+        return _ops.getitem(self, index)
+
+    def __setitem__(self, index, value):
+        if self._requires_grad or self._ctx is not None:
+            raise RuntimeError(
+                f"cannot assign into {self._label()} in place: it is part of the graph. Build a "
+                f"new tensor (ad.where, ad.concatenate) or change .data inside ad.no_grad()."
+            )
+        self.data[_ops.index_arrays(self.data, index)] = self._operand(value, "setitem").data
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+from . import ops as _ops  # noqa: E402  (ops build Tensors; Tensor methods call ops)
+
+__all__ = ["Tensor", "is_tensor", "no_grad", "is_grad_enabled"]

@@ -1,0 +1,29 @@
+"""Every test runs on the active backend.
+
+Without MINIOPTIM_BACKEND the suite runs twice over: on ``numpy`` and on ``strict`` (NumPy
+arrays that refuse implicit host conversion, as CuPy does), so a stray ``np.`` call in device
+code fails here even without a GPU. ``MINIOPTIM_BACKEND=cupy python -m pytest`` runs it on a GPU.
+"""
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+import autodiff as ad
+
+settings.register_profile(
+    "minioptim", deadline=None, max_examples=25, derandomize=True, print_blob=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+settings.load_profile("minioptim")
+
+BACKENDS = [os.environ["MINIOPTIM_BACKEND"]] if os.environ.get("MINIOPTIM_BACKEND") \
+    else ["numpy", "strict"]
+
+
+@pytest.fixture(autouse=True, params=BACKENDS)
+def backend_name(request):
+    """Select the backend for the test and seed it; restore afterwards."""
+    ad.set_backend(request.param)
+    ad.manual_seed(0)
+    yield request.param
+    ad.set_backend(BACKENDS[0])
