@@ -27,6 +27,7 @@ class _Mode:
 
 
 _mode = _Mode()
+_tensor_type = None  # autodiff.tensor.Tensor, set when that module loads (it imports this one)
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -72,31 +73,30 @@ class Function(abc.ABC):
     inputs: tuple = ()
     xp = None
 
-    def __init__(self, **params):
-        self.__dict__.update(params)
-
     @classmethod
     def apply(cls, *inputs, **params):
         """Run the operation on tensors and record it when a gradient may be needed."""
-        from .tensor import Tensor
-
-        fn = cls(**params)
+        fn = cls.__new__(cls)
+        if params:
+            fn.__dict__.update(params)
         arrays = [t.data for t in inputs]
         array_type = type(arrays[0])
-        for i, a in enumerate(arrays):
-            if type(a) is not array_type:
+        requires_grad = False
+        for i, t in enumerate(inputs):
+            if type(arrays[i]) is not array_type:
                 _raise_mixed_backends(fn.op_name(), inputs, i)
+            requires_grad = requires_grad or t._requires_grad
         fn.xp = xp = backend.array_module(arrays[0])
         out = fn.forward(*arrays)
         if type(out) is not array_type:  # NumPy returns scalars from 0-d operations
             out = xp.asarray(out)
-        requires_grad = _mode.grad_enabled and any(t.requires_grad for t in inputs)
+        requires_grad = requires_grad and _mode.grad_enabled
         if requires_grad:
             fn.inputs = inputs
         if _mode.anomaly:
             fn.site = _user_site()
             _check_forward(fn, out, arrays)
-        return Tensor._make(out, fn if requires_grad else None, requires_grad)
+        return _tensor_type._make(out, fn if requires_grad else None, requires_grad)
 
     @abc.abstractmethod
     def forward(self, *arrays):

@@ -313,6 +313,9 @@ def is_tensor(obj) -> bool:
     return isinstance(obj, Tensor)
 
 
+from . import function as _function  # noqa: E402
 from . import ops as _ops  # noqa: E402  (ops build Tensors; Tensor methods call ops)
+
+_function._tensor_type = Tensor
 
 __all__ = ["Tensor", "is_tensor", "no_grad", "is_grad_enabled"]
