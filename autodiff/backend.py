@@ -197,6 +197,7 @@ def generator(seed: int) -> np.random.Generator:
 
 
 def _from_environment() -> None:
+    _get("numpy")  # host arrays are always recognized, whatever the active backend
     requested = os.environ.get(ENV_VAR, "").strip() or "numpy"
     try:
         set_backend(requested)

@@ -1,0 +1,110 @@
+r"""Adam, AdamW and AdamProx: one algorithm in the three weight-decay modes.
+
+    m_t = beta1 m_{t-1} + (1 - beta1) g_t                 (m_0 = 0)
+    v_t = beta2 v_{t-1} + (1 - beta2) g_t^2               (v_0 = 0)
+    u_t = m_t / (sqrt(v_t) + eps)                         (with bias correction: m_t / (1 - beta1^t)
+                                                           and v_t / (1 - beta2^t) in place of m_t, v_t)
+    Adam      g_t <- g_t + lambda w_{t-1};  w_t = w_{t-1} - eta u_t                ("l2")
+    AdamW     w_t = w_{t-1} - eta (lambda w_{t-1} + u_t)                            ("decoupled")
+    AdamProx  w_t = (w_{t-1} - eta u_t) / (1 + eta lambda)                          ("proximal")
+
+Multiplying coordinate i of every gradient by c > 0 multiplies m_t,i by c and sqrt(v_t,i) by c,
+so u_t does not change: Adam is scale-free (exactly for eps = 0). Adam with an L2 term is not:
+the added lambda w is not scaled with the gradient. AdamW and AdamProx are; AdamW is the
+first-order expansion of AdamProx in eta lambda, and AdamProx never flips the sign of w.
+"""
+from __future__ import annotations
+
+from autodiff import backend
+
+from .base import Optimizer, safe_divide
+
+
+class Adam(Optimizer):
+    r"""Adam (Kingma & Ba, 2015), with weight decay as an L2 term by default.
+
+        m_t = beta1 m_{t-1} + (1 - beta1) g_t
+        v_t = beta2 v_{t-1} + (1 - beta2) g_t^2
+        w_t = w_{t-1} - eta m_t / (sqrt(v_t) + eps)
+
+    Args:
+        lr (eta, default 1e-3), betas ((beta1, beta2), default (0.9, 0.999)),
+        eps (default 1e-8, outside the square root),
+        weight_decay (lambda, default 0), weight_decay_mode ("l2" for Adam; AdamW and AdamProx
+        are this class with "decoupled" and "proximal"),
+        bias_correction (default True): divide m_t by 1 - beta1^t and v_t by 1 - beta2^t, as
+        Kingma & Ba and PyTorch do; False follows the talk's slide literally.
+
+    Scale-free with eps = 0 unless weight_decay > 0 in "l2" mode. PyTorch: ``torch.optim.Adam``
+    (same defaults; its weight_decay is this "l2" mode); optax: ``optax.adam`` (eps outside the
+    root, same), with ``optax.add_decayed_weights`` before it for L2.
+
+    Example:
+        >>> x = ad.Tensor([1.0, -2.0], requires_grad=True)
+        >>> opt = Adam([x], lr=0.1)
+        >>> (x * x).sum().backward(); opt.step()          # first step: each coordinate moves 0.1
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 weight_decay_mode=None, bias_correction=True):
+        super().__init__(params, dict(
+            lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+            weight_decay_mode=weight_decay_mode or self.default_decay_mode,
+            bias_correction=bias_correction))
+
+    def check_hyperparameters(self, group):
+        b1, b2 = group["betas"]
+        if not (0 <= b1 < 1 and 0 <= b2 < 1):
+            raise ValueError(f"betas must be in [0, 1), got {group['betas']}")
+        if not group["eps"] >= 0:
+            raise ValueError(f"eps must be >= 0, got {group['eps']}")
+
+    def direction(self, g, state, group):
+        xp = backend.array_module(g)
+        b1, b2 = group["betas"]
+        t = state["step"] = state.get("step", 0) + 1
+        m = state["m"] = b1 * state.get("m", 0) + (1 - b1) * g        # m_t
+        v = state["v"] = b2 * state.get("v", 0) + (1 - b2) * g * g    # v_t
+        if group["bias_correction"]:
+            m = m / (1 - b1 ** t)                                      # m_t / (1 - beta1^t)
+            v = v / (1 - b2 ** t)                                      # v_t / (1 - beta2^t)
+        return safe_divide(xp, m, xp.sqrt(v) + group["eps"])          # m_t / (sqrt(v_t) + eps)
+
+
+class AdamW(Adam):
+    r"""AdamW (Loshchilov & Hutter, 2019): Adam with decoupled weight decay,
+
+        w_t = w_{t-1} - eta (lambda w_{t-1} + m_t / (sqrt(v_t) + eps)).
+
+    Same arguments as ``Adam``; weight_decay defaults to 0.01 as in PyTorch's ``AdamW``
+    (``optax.adamw`` uses 1e-4 and multiplies lambda by the schedule's eta the same way).
+    Scale-free with eps = 0.
+
+    Example:
+        >>> x = ad.Tensor([1.0, -2.0], requires_grad=True)
+        >>> opt = AdamW([x], lr=0.1, weight_decay=0.1)
+        >>> (x * x).sum().backward(); opt.step()
+    """
+
+    default_decay_mode = "decoupled"
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01,
+                 weight_decay_mode=None, bias_correction=True):
+        super().__init__(params, lr, betas, eps, weight_decay, weight_decay_mode, bias_correction)
+
+
+class AdamProx(AdamW):
+    r"""AdamProx: Adam with the proximal step for (lambda/2)||w||^2,
+
+        w_t = (w_{t-1} - eta m_t / (sqrt(v_t) + eps)) / (1 + eta lambda).
+
+    It never flips the sign of a weight for any eta >= 0, and differs from AdamW by O(eta^2)
+    per step. Same arguments as ``AdamW``. Scale-free with eps = 0. No PyTorch/optax built-in.
+
+    Example:
+        >>> x = ad.Tensor([1.0, -2.0], requires_grad=True)
+        >>> opt = AdamProx([x], lr=0.1, weight_decay=0.1)
+        >>> (x * x).sum().backward(); opt.step()
+    """
+
+    default_decay_mode = "proximal"

@@ -1,0 +1,185 @@
+r"""The optimizer base: parameter groups, per-parameter state, and weight decay written once.
+
+Every optimizer of the talk computes an *update direction* :math:`u_t` from the gradient and its
+own state (momentum, second moments, ...); this base then takes the step
+
+    w_t = w_{t-1} - eta_t * u_t
+
+and applies weight decay lambda in one of three modes, which every optimizer accepts:
+
+    "l2"         g_t <- g_t + lambda * w_{t-1}, before the algorithm sees g_t   (Adam + L2)
+    "decoupled"  w_t = w_{t-1} - eta_t * (lambda * w_{t-1} + u_t)                (AdamW)
+    "proximal"   w_t = (w_{t-1} - eta_t * u_t) / (1 + eta_t * lambda)            (AdamProx)
+
+"proximal" is the exact minimizer of  lambda/2 ||w||^2 + <u_t, w> + ||w - w_{t-1}||^2 / (2 eta_t),
+and "decoupled" is its first-order expansion in eta_t * lambda; the proximal step never flips the
+sign of w, whatever eta_t >= 0 (SGD with "l2" flips it once eta_t * lambda > 1).
+
+A parameter is any object with ``.data`` (an array of the active backend, updated in place) and
+``.grad`` (an array or None), so the same optimizer runs on a 2-d quadratic and on a ResNet.
+"""
+from __future__ import annotations
+
+import copy
+
+from autodiff import backend
+
+DECAY_MODES = ("l2", "decoupled", "proximal")
+
+
+class Optimizer:
+    """Base class. Subclasses give ``defaults`` and write ``direction`` (or ``directions`` when
+    the update needs a quantity over all parameters, such as a global norm)."""
+
+    default_decay_mode = "l2"
+
+    def __init__(self, params, defaults: dict):
+        defaults = {"weight_decay": 0.0, "weight_decay_mode": self.default_decay_mode, **defaults}
+        self.defaults = defaults
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        self.param_groups: list[dict] = []
+        self.state: dict[int, dict] = {}
+        for g in groups:
+            self.add_param_group(g)
+
+    def add_param_group(self, group: dict) -> None:
+        if "params" not in group:
+            raise ValueError("a parameter group is a dict with a 'params' list")
+        params = group["params"]
+        params = [params] if hasattr(params, "data") else list(params)
+        for i, p in enumerate(params):
+            if not (hasattr(p, "data") and hasattr(p, "grad")):
+                raise TypeError(f"parameter {i} of {type(self).__name__} is a "
+                                f"{type(p).__name__}: a parameter needs .data (an array) and "
+                                f".grad (for example ad.Tensor(..., requires_grad=True))")
+        unknown = set(group) - set(self.defaults) - {"params"}
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no hyperparameter "
+                            f"{', '.join(sorted(unknown))}; it takes {', '.join(self.defaults)}")
+        seen = {id(p) for grp in self.param_groups for p in grp["params"]}
+        if any(id(p) in seen for p in params):
+            raise ValueError("a parameter appears in two parameter groups")
+        full = {**self.defaults, **group, "params": params}
+        self._check(full)
+        self.param_groups.append(full)
+
+    def _check(self, group: dict) -> None:
+        if not group["lr"] >= 0:
+            raise ValueError(f"lr must be >= 0, got {group['lr']}")
+        if not group["weight_decay"] >= 0:
+            raise ValueError(f"weight_decay must be >= 0, got {group['weight_decay']}")
+        if group["weight_decay_mode"] not in DECAY_MODES:
+            raise ValueError(f"weight_decay_mode must be one of {', '.join(DECAY_MODES)}, "
+                             f"got {group['weight_decay_mode']!r}")
+        self.check_hyperparameters(group)
+
+    def check_hyperparameters(self, group: dict) -> None:
+        """Subclasses validate their own hyperparameters here (with messages naming them)."""
+
+    # -- the step ------------------------------------------------------------------------------
+    def zero_grad(self) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad = None
+
+    def step(self) -> None:
+        """One update of every parameter that has a gradient."""
+        items = []
+        for group in self.param_groups:
+            lam, mode = group["weight_decay"], group["weight_decay_mode"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad
+                if lam and mode == "l2":
+                    g = g + lam * p.data                      # g_t <- g_t + lambda w_{t-1}
+                items.append((p, g, self.state.setdefault(id(p), {}), group))
+        for (p, _, _, group), u in zip(items, self.directions(items)):
+            self._take_step(p, u, group)
+
+    def directions(self, items) -> list:
+        """The update direction u_t of each (param, grad, state, group); by default one
+        parameter at a time."""
+        return [self.direction(g, state, group) for _, g, state, group in items]
+
+    def direction(self, g, state: dict, group: dict):
+        raise TypeError(f"{type(self).__name__} must define direction() or directions()")
+
+    @staticmethod
+    def _take_step(p, u, group) -> None:
+        eta, lam, mode = group["lr"], group["weight_decay"], group["weight_decay_mode"]
+        w = p.data
+        if lam and mode == "decoupled":
+            w -= eta * (lam * w + u)                          # w_t = w - eta (lambda w + u)
+        elif lam and mode == "proximal":
+            w -= eta * u                                      # w_t = (w - eta u) / (1 + eta lambda)
+            w /= 1 + eta * lam
+        else:
+            w -= eta * u                                      # w_t = w - eta u
+
+    # -- saving and resuming ---------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Hyperparameters of each group and a copy of each parameter's state, keyed by the
+        parameter's position; ``load_state_dict`` on a fresh optimizer resumes exactly."""
+        index, groups = {}, []
+        for group in self.param_groups:
+            ids = []
+            for p in group["params"]:
+                index[id(p)] = len(index)
+                ids.append(index[id(p)])
+            groups.append({**{k: copy.deepcopy(v) for k, v in group.items() if k != "params"},
+                           "params": ids})
+        state = {index[pid]: {k: _copy(v) for k, v in s.items()}
+                 for pid, s in self.state.items() if pid in index and s}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError(f"the state dict has {len(groups)} parameter groups, this optimizer "
+                             f"has {len(self.param_groups)}")
+        params = []
+        for k, (saved, mine) in enumerate(zip(groups, self.param_groups)):
+            if len(saved["params"]) != len(mine["params"]):
+                raise ValueError(f"parameter group {k}: the state dict has "
+                                 f"{len(saved['params'])} parameters, this optimizer "
+                                 f"{len(mine['params'])}")
+            params.extend(mine["params"])
+        self.state = {}
+        for i, s in state_dict["state"].items():
+            p = params[int(i)]
+            restored = {}
+            for name, v in s.items():
+                if backend.is_array(v):
+                    if tuple(v.shape) != tuple(p.data.shape):
+                        raise ValueError(f"state '{name}' of parameter {i} has shape "
+                                         f"{tuple(v.shape)}, the parameter has "
+                                         f"{tuple(p.data.shape)}")
+                    home = backend.backend_of(p.data).name
+                    restored[name] = backend.to_backend(v, home).astype(p.data.dtype, copy=False)
+                else:
+                    restored[name] = copy.deepcopy(v)
+            self.state[id(p)] = restored
+        for saved, mine in zip(groups, self.param_groups):
+            mine.update({k: copy.deepcopy(v) for k, v in saved.items() if k != "params"})
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, g in enumerate(self.param_groups):
+            hyper = ", ".join(f"{k}={v}" for k, v in g.items() if k != "params")
+            lines.append(f"  group {i}: {len(g['params'])} parameters, {hyper}")
+        return "\n".join(lines + [")"])
+
+
+def _copy(v):
+    return v.copy() if backend.is_array(v) else copy.deepcopy(v)
+
+
+def safe_divide(xp, num, den):
+    """num / den, with 0 where den == 0 (eps = 0 makes 0/0 possible where a gradient is 0)."""
+    zero = den == 0
+    return xp.where(zero, 0, num / xp.where(zero, 1, den))

@@ -1,0 +1,140 @@
+"""The instruments measure what they claim, checked against hand computations."""
+import numpy as np
+import pytest
+
+import autodiff as ad
+import minioptim as mo
+from minioptim import analysis
+
+
+class P:
+    def __init__(self, host):
+        self.data, self.grad = ad.backend.asarray(np.array(host, dtype=np.float64)), None
+
+
+def _quadratic_grad(H, b):
+    Hd, bd = ad.backend.asarray(np.asarray(H, float)), ad.backend.asarray(np.asarray(b, float))
+    return lambda x: Hd * x + bd
+
+
+def test_scale_free_check_separates_adam_from_sgd():
+    grad = _quadratic_grad([100.0, 1.0, 0.01], [1.0, -1.0, 0.5])
+    scale = [1e3, 1e-2, 7.0]
+    adam = analysis.scale_free_check(lambda p: mo.Adam(p, lr=0.1, eps=0.0), grad, [1.0, 1.0, 1.0], scale)
+    sgd = analysis.scale_free_check(lambda p: mo.SGD(p, lr=1e-3), grad, [1.0, 1.0, 1.0], scale)
+    assert adam < 1e-12
+    assert sgd > 1e-2
+    with pytest.raises(ValueError, match="every scale must be > 0"):
+        analysis.scale_free_check(lambda p: mo.SGD(p, lr=1e-3), grad, [1.0, 1.0, 1.0], [1.0, -1.0, 1.0])
+
+
+def test_smoothness_probe_on_a_quadratic_is_exactly_the_curvature_along_the_step():
+    # F(x) = 1/2 x'Hx + b'x: grad(x_mid) - grad(x_t) = H (d/2) for the step d, so L = ||Hd|| / ||d||
+    H, b = np.array([50.0, 2.0, 0.5]), np.array([1.0, -2.0, 3.0])
+    p = P([1.0, -1.0, 2.0])
+    probe = analysis.SmoothnessProbe(mo.SGD([p], lr=0.01, momentum=0.5), grad_fn=_quadratic_grad(H, b))
+    x, m = np.array([1.0, -1.0, 2.0]), np.zeros(3)
+    for step in range(4):
+        probe.step()
+        g = H * x + b
+        m = 0.5 * m + 0.5 * g
+        d = -0.01 * m
+        rec = probe.records[step]
+        assert rec.smoothness["all"] == pytest.approx(np.linalg.norm(H * d) / np.linalg.norm(d), rel=1e-10)
+        assert rec.grad_norm["all"] == pytest.approx(np.linalg.norm(g), rel=1e-12)
+        x = x + d
+    # training was not disturbed: the parameter is where plain SGD puts it
+    np.testing.assert_allclose(ad.backend.to_numpy(p.data), x, rtol=1e-12)
+
+
+def test_smoothness_probe_per_layer():
+    # two "layers" of a separable quadratic: each group's L is the curvature along its own block
+    h1, h2 = np.array([40.0, 1.0]), np.array([0.2])
+    w1 = ad.Tensor([1.0, 1.0], dtype="float64", requires_grad=True)
+    w2 = ad.Tensor([3.0], dtype="float64", requires_grad=True)
+    opt = mo.SGD([w1, w2], lr=0.01)
+
+    def closure():
+        w1.grad = w2.grad = None
+        loss = 0.5 * ((ad.Tensor(h1, dtype="float64") * w1 * w1).sum() + (0.2 * w2 * w2).sum())
+        loss.backward()
+        return loss
+    probe = analysis.SmoothnessProbe(opt, closure, groups={"layer1": [w1], "layer2": [w2]})
+    x1 = np.array([1.0, 1.0])
+    probe.step()
+    d1 = -0.01 * h1 * x1
+    rec = probe.records[0]
+    assert rec.smoothness["layer1"] == pytest.approx(np.linalg.norm(h1 * d1) / np.linalg.norm(d1))
+    assert rec.smoothness["layer2"] == pytest.approx(0.2)
+    assert rec.loss == pytest.approx(0.5 * (41.0 + 0.2 * 9))
+    assert rec.grad_norm["layer2"] == pytest.approx(0.6)
+
+
+def test_smoothness_probe_on_an_autodiff_model_leaves_training_unchanged():
+    rng = np.random.default_rng(0)
+    A, y = rng.normal(size=(20, 3)), rng.normal(size=20)
+    At, yt = ad.Tensor(A, dtype="float64"), ad.Tensor(y, dtype="float64")
+
+    def train(with_probe):
+        w = ad.Tensor(np.zeros(3), dtype="float64", requires_grad=True)
+        opt = mo.Adam([w], lr=0.05)
+
+        def closure():
+            w.grad = None
+            loss = ((At @ w - yt) ** 2).mean()
+            loss.backward()
+            return loss
+        probe = analysis.SmoothnessProbe(opt, closure) if with_probe else None
+        for _ in range(10):
+            if probe:
+                probe.step()
+            else:
+                closure()
+                opt.step()
+        return w.numpy(), probe
+
+    w_plain, _ = train(False)
+    w_probed, probe = train(True)
+    np.testing.assert_array_equal(w_plain, w_probed)
+    # least squares: the Hessian is 2 A'A / n, so every L lies between its extreme eigenvalues
+    eig = np.linalg.eigvalsh(2 * A.T @ A / 20)
+    g, L = probe.pairs()
+    assert len(L) == 10 and (L >= eig[0] - 1e-9).all() and (L <= eig[-1] + 1e-9).all()
+
+
+def test_fit_l0_l1_recovers_the_tightest_line():
+    g = np.linspace(0.0, 10.0, 21)
+    L = 2.0 + 0.5 * g
+    L_below = L - np.abs(np.sin(g))          # points under the line do not move it
+    l0, l1 = analysis.fit_l0_l1(np.concatenate([g, g]), np.concatenate([L, L_below]))
+    assert l0 == pytest.approx(2.0) and l1 == pytest.approx(0.5)
+    # a constant smoothness gives L1 = 0 (classic smoothness)
+    assert analysis.fit_l0_l1([1.0, 5.0, 9.0], [3.0, 3.0, 2.0]) == (3.0, 0.0)
+    # curvature growing with the gradient, through the origin: L0 = 0
+    l0, l1 = analysis.fit_l0_l1([1.0, 2.0, 4.0], [3.0, 6.0, 12.0])
+    assert l0 == pytest.approx(0.0, abs=1e-12) and l1 == pytest.approx(3.0)
+
+
+def test_fit_l0_l1_bounds_every_point():
+    rng = np.random.default_rng(1)
+    g, L = rng.random(200) * 5, rng.random(200) * 3 + rng.random(200) * 2
+    l0, l1 = analysis.fit_l0_l1(g, L)
+    assert (L <= l0 + l1 * g + 1e-9).all() and l0 >= 0 and l1 >= 0
+
+
+def test_step_recorder_measures_the_effective_step():
+    p = P([1.0, -2.0, 4.0])
+    rec = analysis.StepRecorder(mo.SGD([p], lr=0.1), keep_arrays=True)
+    p.grad = ad.backend.asarray(np.array([1.0, 2.0, -8.0]))
+    r = rec.step()
+    assert r.effective_step[0.5] == pytest.approx(0.1)       # SGD: eta on every coordinate
+    np.testing.assert_allclose(r.per_coordinate[0], 0.1)
+    assert r.update_ratio == pytest.approx(0.1 * np.sqrt(69) / np.sqrt(21))
+
+    # Adam's first step moves every coordinate by eta: its effective step is eta / |g_i|
+    q = P([1.0, 1.0])
+    rec = analysis.StepRecorder(mo.Adam([q], lr=0.01, eps=0.0), keep_arrays=True)
+    q.grad = ad.backend.asarray(np.array([0.5, 4.0]))
+    r = rec.step(grad_norm_before_clip=40.0)
+    np.testing.assert_allclose(r.per_coordinate[0], [0.02, 0.0025])
+    assert r.grad_norm_before_clip == 40.0 and r.grad_norm == pytest.approx(np.hypot(0.5, 4.0))
