@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from autodiff import backend
 
-from .base import Optimizer, safe_divide
+from .base import Optimizer, check_nonnegative, safe_divide
 
 
 class AdaGrad(Optimizer):
@@ -36,8 +36,7 @@ class AdaGrad(Optimizer):
                                       weight_decay_mode=weight_decay_mode))
 
     def check_hyperparameters(self, group):
-        if not group["eps"] >= 0:
-            raise ValueError(f"eps must be >= 0, got {group['eps']}")
+        check_nonnegative(group, "eps")
 
     def direction(self, g, state, group):
         xp = backend.array_module(g)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from autodiff import backend
 
-from .base import Optimizer, safe_divide
+from .base import Optimizer, check_betas, check_nonnegative, safe_divide
 
 
 class Adam(Optimizer):
@@ -48,16 +48,13 @@ class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  weight_decay_mode=None, bias_correction=True):
         super().__init__(params, dict(
-            lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+            lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
             weight_decay_mode=weight_decay_mode or self.default_decay_mode,
             bias_correction=bias_correction))
 
     def check_hyperparameters(self, group):
-        b1, b2 = group["betas"]
-        if not (0 <= b1 < 1 and 0 <= b2 < 1):
-            raise ValueError(f"betas must be in [0, 1), got {group['betas']}")
-        if not group["eps"] >= 0:
-            raise ValueError(f"eps must be >= 0, got {group['eps']}")
+        check_betas(group)
+        check_nonnegative(group, "eps")
 
     def direction(self, g, state, group):
         xp = backend.array_module(g)

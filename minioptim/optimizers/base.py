@@ -17,10 +17,13 @@ sign of w, whatever eta_t >= 0 (SGD with "l2" flips it once eta_t * lambda > 1).
 
 A parameter is any object with ``.data`` (an array of the active backend, updated in place) and
 ``.grad`` (an array or None), so the same optimizer runs on a 2-d quadratic and on a ResNet.
+As in PyTorch, a parameter without a gradient is skipped by ``step`` (not even decayed), and
+step counts (for bias correction) are kept per parameter.
 """
 from __future__ import annotations
 
 import copy
+import numbers
 
 from autodiff import backend
 
@@ -36,7 +39,7 @@ class Optimizer:
     def __init__(self, params, defaults: dict):
         defaults = {"weight_decay": 0.0, "weight_decay_mode": self.default_decay_mode, **defaults}
         self.defaults = defaults
-        groups = list(params)
+        groups = [params] if hasattr(params, "data") else list(params)
         if not groups:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
         if not isinstance(groups[0], dict):
@@ -63,15 +66,15 @@ class Optimizer:
         seen = {id(p) for grp in self.param_groups for p in grp["params"]}
         if any(id(p) in seen for p in params):
             raise ValueError("a parameter appears in two parameter groups")
+        if len({id(p) for p in params}) != len(params):
+            raise ValueError("a parameter appears twice in one parameter group; list each once")
         full = {**self.defaults, **group, "params": params}
         self._check(full)
         self.param_groups.append(full)
 
     def _check(self, group: dict) -> None:
-        if not group["lr"] >= 0:
-            raise ValueError(f"lr must be >= 0, got {group['lr']}")
-        if not group["weight_decay"] >= 0:
-            raise ValueError(f"weight_decay must be >= 0, got {group['weight_decay']}")
+        check_nonnegative(group, "lr")
+        check_nonnegative(group, "weight_decay")
         if group["weight_decay_mode"] not in DECAY_MODES:
             raise ValueError(f"weight_decay_mode must be one of {', '.join(DECAY_MODES)}, "
                              f"got {group['weight_decay_mode']!r}")
@@ -135,15 +138,23 @@ class Optimizer:
                            "params": ids})
         state = {index[pid]: {k: _copy(v) for k, v in s.items()}
                  for pid, s in self.state.items() if pid in index and s}
-        return {"state": state, "param_groups": groups}
+        return {"optimizer": type(self).__name__, "state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
+        saved_by = state_dict.get("optimizer", type(self).__name__)
+        if saved_by != type(self).__name__:
+            raise ValueError(f"this state dict was saved by {saved_by}; it can only be loaded "
+                             f"into {saved_by}, not {type(self).__name__}")
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups):
             raise ValueError(f"the state dict has {len(groups)} parameter groups, this optimizer "
                              f"has {len(self.param_groups)}")
         params = []
         for k, (saved, mine) in enumerate(zip(groups, self.param_groups)):
+            if set(saved) != set(mine):
+                diff = sorted(set(saved) ^ set(mine))
+                raise ValueError(f"parameter group {k} of the state dict has other "
+                                 f"hyperparameters than {type(self).__name__} ({', '.join(diff)})")
             if len(saved["params"]) != len(mine["params"]):
                 raise ValueError(f"parameter group {k}: the state dict has "
                                  f"{len(saved['params'])} parameters, this optimizer "
@@ -177,6 +188,30 @@ class Optimizer:
 
 def _copy(v):
     return v.copy() if backend.is_array(v) else copy.deepcopy(v)
+
+
+def check_betas(group: dict, key: str = "betas") -> None:
+    """A pair (beta1, beta2) of numbers in [0, 1), or an error naming it."""
+    betas = group[key]
+    ok = (isinstance(betas, (tuple, list)) and len(betas) == 2
+          and all(isinstance(b, numbers.Real) and not isinstance(b, bool) and 0 <= b < 1
+                  for b in betas))
+    if not ok:
+        raise ValueError(f"{key} must be a pair (beta1, beta2) of numbers in [0, 1), "
+                         f"got {betas!r}")
+    group[key] = tuple(betas)
+
+
+def check_in_unit_interval(group: dict, key: str) -> None:
+    value = group[key]
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise ValueError(f"{key} must be a number in [0, 1), got {value!r}")
+
+
+def check_nonnegative(group: dict, key: str) -> None:
+    value = group[key]
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+        raise ValueError(f"{key} must be a number >= 0, got {value!r}")
 
 
 def safe_divide(xp, num, den):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from autodiff import backend
 
-from .base import Optimizer
+from .base import Optimizer, check_betas
 
 
 class Lion(Optimizer):
@@ -35,13 +35,11 @@ class Lion(Optimizer):
 
     def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0,
                  weight_decay_mode="decoupled"):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay,
+        super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay,
                                       weight_decay_mode=weight_decay_mode))
 
     def check_hyperparameters(self, group):
-        b1, b2 = group["betas"]
-        if not (0 <= b1 <= 1 and 0 <= b2 < 1):
-            raise ValueError(f"betas must be in [0, 1], got {group['betas']}")
+        check_betas(group)
 
     def direction(self, g, state, group):
         xp = backend.array_module(g)

@@ -12,10 +12,12 @@ coordinate's steps by c (the normalized and clipped ones also mix coordinates th
 """
 from __future__ import annotations
 
+import numbers
+
 
 
 from ..clipping import global_norm
-from .base import Optimizer
+from .base import Optimizer, check_in_unit_interval
 
 
 def _momentum(g, state, beta, dampening):
@@ -55,8 +57,9 @@ class SGD(Optimizer):
                                       weight_decay_mode=weight_decay_mode))
 
     def check_hyperparameters(self, group):
-        if not 0 <= group["momentum"] < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {group['momentum']}")
+        check_in_unit_interval(group, "momentum")
+        if group["dampening"] is not None:
+            check_in_unit_interval(group, "dampening")
         if group["nesterov"] and group["momentum"] == 0:
             raise ValueError("nesterov=True needs momentum > 0")
 
@@ -71,27 +74,35 @@ class SGD(Optimizer):
         return m                                                      # x <- x - eta m_t
 
 
-class _GlobalNormSGD(SGD):
-    """Shared by the variants whose step depends on a norm over all parameters."""
+class _GlobalNormSGD(Optimizer):
+    """Shared by the variants whose step depends on a norm over all parameters: each declares
+    which of momentum (beta) and gamma it takes, so nothing is accepted and then ignored."""
 
-    default_momentum = 0.9
+    takes_momentum, takes_gamma = True, False
 
-    def __init__(self, params, lr=0.01, momentum=None, gamma=None, weight_decay=0.0,
+    def __init__(self, params, lr=0.01, momentum=0.9, gamma=None, weight_decay=0.0,
                  weight_decay_mode="l2"):
-        defaults = dict(lr=lr, momentum=self.default_momentum if momentum is None else momentum,
-                        dampening=None, nesterov=False, weight_decay=weight_decay,
-                        weight_decay_mode=weight_decay_mode)
-        if self.uses_gamma:
+        defaults = dict(lr=lr, weight_decay=weight_decay, weight_decay_mode=weight_decay_mode)
+        if self.takes_momentum:
+            defaults["momentum"] = momentum
+        if self.takes_gamma:
             defaults["gamma"] = gamma
-        Optimizer.__init__(self, params, defaults)
-
-    uses_gamma = False
+        super().__init__(params, defaults)
 
     def check_hyperparameters(self, group):
-        super().check_hyperparameters(group)
-        if self.uses_gamma and not (group["gamma"] is not None and group["gamma"] > 0):
+        if self.takes_momentum:
+            check_in_unit_interval(group, "momentum")
+        gamma = group.get("gamma", 1.0)
+        if not (isinstance(gamma, numbers.Real) and gamma > 0):
             raise ValueError(f"{type(self).__name__} needs gamma > 0 (the largest step length "
-                             f"||x_(t+1) - x_t||), got {group['gamma']}")
+                             f"||x_(t+1) - x_t||), got {gamma!r}")
+
+    @staticmethod
+    def _scaled(v, norm, group):
+        """v scaled so that the base's step eta * u is min(eta, gamma / ||v||) v."""
+        eta, gamma = group["lr"], group["gamma"]
+        step = min(eta, gamma / norm) if norm > 0 else eta            # min(eta, gamma/||v||)
+        return v * (step / eta) if eta > 0 else v
 
 
 class SGDNormalized(_GlobalNormSGD):
@@ -108,6 +119,10 @@ class SGDNormalized(_GlobalNormSGD):
         >>> opt = SGDNormalized([x], lr=0.5, momentum=0.0)
         >>> (x * x).sum().backward(); opt.step()          # x moves 0.5 towards 0: [2.7, 3.6]
     """
+
+    def __init__(self, params, lr=0.01, momentum=0.9, weight_decay=0.0, weight_decay_mode="l2"):
+        super().__init__(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                         weight_decay_mode=weight_decay_mode)
 
     def directions(self, items):
         ms = [_momentum(g, state, group["momentum"], group["momentum"])
@@ -131,17 +146,15 @@ class SGDClipGrad(_GlobalNormSGD):
         >>> (x * x).sum().backward(); opt.step()          # a step of length 1: [29.4, 39.2]
     """
 
-    uses_gamma = True
-    default_momentum = 0.0
+    takes_momentum, takes_gamma = False, True
+
+    def __init__(self, params, lr=0.01, gamma=None, weight_decay=0.0, weight_decay_mode="l2"):
+        super().__init__(params, lr=lr, gamma=gamma, weight_decay=weight_decay,
+                         weight_decay_mode=weight_decay_mode)
 
     def directions(self, items):
         norm = global_norm(g for _, g, _, _ in items)                 # ||g_t||_2
-        out = []
-        for _, g, _, group in items:
-            eta, gamma = group["lr"], group["gamma"]
-            step = min(eta, gamma / norm) if norm > 0 else eta        # min(eta, gamma/||g||)
-            out.append(g * (step / eta) if eta > 0 else g)            # the base multiplies by eta
-        return out
+        return [self._scaled(g, norm, group) for _, g, _, group in items]
 
 
 class SGDClipMomentum(_GlobalNormSGD):
@@ -158,18 +171,18 @@ class SGDClipMomentum(_GlobalNormSGD):
         >>> (x * x).sum().backward(); opt.step()          # a step of length 1: [29.4, 39.2]
     """
 
-    uses_gamma = True
+    takes_gamma = True
+
+    def __init__(self, params, lr=0.01, momentum=0.9, gamma=None, weight_decay=0.0,
+                 weight_decay_mode="l2"):
+        super().__init__(params, lr=lr, momentum=momentum, gamma=gamma,
+                         weight_decay=weight_decay, weight_decay_mode=weight_decay_mode)
 
     def directions(self, items):
         ms = [_momentum(g, state, group["momentum"], group["momentum"])
               for _, g, state, group in items]                        # m_t
         norm = global_norm(ms)                                        # ||m_t||_2
-        out = []
-        for m, (_, _, _, group) in zip(ms, items):
-            eta, gamma = group["lr"], group["gamma"]
-            step = min(eta, gamma / norm) if norm > 0 else eta        # min(eta, gamma/||m||)
-            out.append(m * (step / eta) if eta > 0 else m)
-        return out
+        return [self._scaled(m, norm, group) for m, (_, _, _, group) in zip(ms, items)]
 
 
 __all__ = ["SGD", "SGDNormalized", "SGDClipGrad", "SGDClipMomentum"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from autodiff import backend
 
-from .base import Optimizer, safe_divide
+from .base import Optimizer, check_betas, check_nonnegative, safe_divide
 
 
 class GeneralizedSignSGD(Optimizer):
@@ -35,16 +35,13 @@ class GeneralizedSignSGD(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.99), eps=0.0, bias_correction=False,
                  weight_decay=0.0, weight_decay_mode="l2"):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps,
                                       bias_correction=bias_correction, weight_decay=weight_decay,
                                       weight_decay_mode=weight_decay_mode))
 
     def check_hyperparameters(self, group):
-        b1, b2 = group["betas"]
-        if not (0 <= b1 < 1 and 0 <= b2 < 1):
-            raise ValueError(f"betas must be in [0, 1), got {group['betas']}")
-        if not group["eps"] >= 0:
-            raise ValueError(f"eps must be >= 0, got {group['eps']}")
+        check_betas(group)
+        check_nonnegative(group, "eps")
 
     def direction(self, g, state, group):
         xp = backend.array_module(g)
@@ -57,7 +54,14 @@ class GeneralizedSignSGD(Optimizer):
         return safe_divide(xp, m, xp.sqrt(v) + group["eps"])          # m_t / sqrt(v_t)
 
 
-def SignSGD(params, lr=1e-3, momentum=0.9, weight_decay=0.0, weight_decay_mode="l2"):
-    """SignSGD with momentum, x <- x - eta sign(m_t): ``GeneralizedSignSGD`` with beta2 = 0."""
-    return GeneralizedSignSGD(params, lr=lr, betas=(momentum, 0.0), weight_decay=weight_decay,
-                              weight_decay_mode=weight_decay_mode)
+class SignSGD(GeneralizedSignSGD):
+    r"""SignSGD with momentum, x_{t+1} = x_t - eta sign(m_t): ``GeneralizedSignSGD`` with
+    beta2 = 0 (then v_t = m_t^2 and m_t / sqrt(v_t) = sign(m_t)). Scale-free.
+
+    Args: lr (eta, default 1e-3), momentum (beta1, default 0.9), weight decay as in
+    ``Optimizer``. optax: ``optax.sign_sgd`` is the momentum = 0 case.
+    """
+
+    def __init__(self, params, lr=1e-3, momentum=0.9, weight_decay=0.0, weight_decay_mode="l2"):
+        super().__init__(params, lr=lr, betas=(momentum, 0.0), weight_decay=weight_decay,
+                         weight_decay_mode=weight_decay_mode)
