@@ -148,6 +148,12 @@ def is_scalar(obj) -> bool:
     return isinstance(obj, (int, float, bool, np.generic)) and not isinstance(obj, np.ndarray)
 
 
+def python_scalar(obj):
+    """A NumPy scalar as the Python number it holds (Python numbers do not change an array's
+    dtype; NumPy's float64 scalars would turn float32 results into float64)."""
+    return obj.item() if isinstance(obj, np.generic) else obj
+
+
 def to_backend(array, name: str):
     """Copy an array to the backend called ``name`` (through the host when they differ)."""
     target, src = _get(name), backend_of(array)

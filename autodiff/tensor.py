@@ -207,18 +207,19 @@ class Tensor:
                 f"x ** p needs a number p (got {type(exponent).__name__}); for a tensor "
                 f"exponent write ad.exp(p * ad.log(x))."
             )
-        return _ops.Pow.apply(self, exponent=exponent)
+        return _ops.Pow.apply(self, exponent=backend.python_scalar(exponent))
 
     def __rpow__(self, base):
         if not backend.is_scalar(base) or base <= 0:
             raise TypeError(f"c ** x needs a positive number c, got {base!r}")
-        return _ops.RPow.apply(self, base=base)
+        return _ops.RPow.apply(self, base=backend.python_scalar(base))
 
     # comparisons give boolean tensors outside the graph (masks for ad.where)
     def _compare(self, other, name):
         other = self._operand(other, name)
         xp = backend.array_module(self.data)
-        return Tensor._make(getattr(xp, name)(self.data, other.data))
+        out = getattr(xp, name)(self.data, other.data)
+        return Tensor._make(out if backend.is_array(out) else xp.asarray(out))
 
     def __lt__(self, o): return self._compare(o, "less")
     def __le__(self, o): return self._compare(o, "less_equal")
@@ -237,7 +238,7 @@ class Tensor:
     def relu(self): return _ops.ReLU.apply(self)
 
     def clip(self, min=None, max=None):
-        return _ops.Clip.apply(self, lo=min, hi=max)
+        return _ops.Clip.apply(self, lo=backend.python_scalar(min), hi=backend.python_scalar(max))
 
     clamp = clip
 

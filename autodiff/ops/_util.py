@@ -45,6 +45,10 @@ def normalize_axes(ndim: int, axis) -> tuple | None:
     """``None`` (all axes) or a sorted tuple of non-negative axes."""
     if axis is None:
         return None
+    if ndim == 0:  # a 0-d tensor reduces along axis 0 or -1 to itself, as in PyTorch
+        for a in (axis,) if isinstance(axis, int) else axis:
+            normalize_axis(0, a)
+        return None
     if isinstance(axis, int):
         axis = (axis,)
     axes = tuple(sorted(normalize_axis(ndim, a) for a in axis))

@@ -66,7 +66,7 @@ class Maximum(_Binary):        # dy/da = 1 where a > b, 0 where a < b, 1/2 at ti
         return self.xp.maximum(a, b)
 
     def backward(self, g):
-        share = (self.a > self.b) + 0.5 * (self.a == self.b)
+        share = _tie_share(self.a > self.b, self.a == self.b, g.dtype)
         return self.grads(g * share, g * (1 - share))
 
 
@@ -76,8 +76,13 @@ class Minimum(_Binary):        # dy/da = 1 where a < b, 0 where a > b, 1/2 at ti
         return self.xp.minimum(a, b)
 
     def backward(self, g):
-        share = (self.a < self.b) + 0.5 * (self.a == self.b)
+        share = _tie_share(self.a < self.b, self.a == self.b, g.dtype)
         return self.grads(g * share, g * (1 - share))
+
+
+def _tie_share(wins, ties, dtype):
+    """1 where the first operand wins, 1/2 at ties, 0 elsewhere, in the gradient's dtype."""
+    return wins.astype(dtype) + 0.5 * ties.astype(dtype)
 
 
 class Where(_Binary):         # y = cond ? a : b;  dy/da = cond, dy/db = not cond
@@ -110,6 +115,8 @@ class Pow(Function):           # y = x^p (p a number);  dy/dx = p x^(p-1)
 
     def backward(self, g):
         p = self.exponent
+        if p == 0:                     # x^0 = 1 is constant (and 0 * 0^-1 would be nan at 0)
+            return (g * 0,)
         return (g * p * self.x ** (p - 1),)
 
 
@@ -169,8 +176,10 @@ class Tanh(Function):          # y = tanh x;  dy/dx = 1 - y^2
 
 class Sigmoid(Function):       # y = 1 / (1 + e^-x);  dy/dx = y (1 - y)
     def forward(self, x):
-        # (1 + tanh(x/2)) / 2 equals 1 / (1 + e^-x) and never overflows for large |x|
-        self.y = 0.5 * (1 + self.xp.tanh(0.5 * x))
+        # with e = exp(-|x|) <= 1 nothing overflows, and for x < 0 the form e / (1 + e) keeps full
+        # relative precision in the left tail (1 / (1 + e^-x) would too, but overflows first)
+        e = self.xp.exp(-self.xp.abs(x))
+        self.y = self.xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
         return self.y
 
     def backward(self, g):

@@ -35,5 +35,5 @@ class Max(Function):           # y = max_i x_i;  dy/dx_i = 1 at the maximum (sha
     def backward(self, g):
         shape = self.inputs[0].data.shape
         g = expand_reduced(g, shape, self.axis, self.keepdims)
-        winners = self.x == self.y
+        winners = (self.x == self.y).astype(g.dtype)
         return (g * winners / winners.sum(axis=self.axis, keepdims=True),)
