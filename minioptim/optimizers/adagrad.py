@@ -28,7 +28,9 @@ class AdaGrad(Optimizer):
     Example:
         >>> x = ad.Tensor([1.0, -2.0], requires_grad=True)
         >>> opt = AdaGrad([x], lr=0.1)
-        >>> (x * x).sum().backward(); opt.step()          # each coordinate moves by 0.1
+        >>> (x * x).sum().backward(); opt.step()
+        >>> x
+        tensor([ 0.9, -1.9], requires_grad=True)
     """
 
     def __init__(self, params, lr=0.01, eps=1e-10, weight_decay=0.0, weight_decay_mode="l2"):

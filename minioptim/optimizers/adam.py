@@ -42,7 +42,9 @@ class Adam(Optimizer):
     Example:
         >>> x = ad.Tensor([1.0, -2.0], requires_grad=True)
         >>> opt = Adam([x], lr=0.1)
-        >>> (x * x).sum().backward(); opt.step()          # first step: each coordinate moves 0.1
+        >>> (x * x).sum().backward(); opt.step()
+        >>> x
+        tensor([ 0.9, -1.9], requires_grad=True)
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
@@ -81,6 +83,8 @@ class AdamW(Adam):
         >>> x = ad.Tensor([1.0, -2.0], requires_grad=True)
         >>> opt = AdamW([x], lr=0.1, weight_decay=0.1)
         >>> (x * x).sum().backward(); opt.step()
+        >>> x
+        tensor([ 0.89, -1.88], requires_grad=True)
     """
 
     default_decay_mode = "decoupled"
@@ -102,6 +106,8 @@ class AdamProx(AdamW):
         >>> x = ad.Tensor([1.0, -2.0], requires_grad=True)
         >>> opt = AdamProx([x], lr=0.1, weight_decay=0.1)
         >>> (x * x).sum().backward(); opt.step()
+        >>> x
+        tensor([ 0.8910891, -1.8811882], requires_grad=True)
     """
 
     default_decay_mode = "proximal"

@@ -28,7 +28,9 @@ class Lion(Optimizer):
     Example:
         >>> x = ad.Tensor([1.0, -2.0], requires_grad=True)
         >>> opt = Lion([x], lr=0.1)
-        >>> (x * x).sum().backward(); opt.step()          # x is now [0.9, -1.9]
+        >>> (x * x).sum().backward(); opt.step()
+        >>> x
+        tensor([ 0.9, -1.9], requires_grad=True)
     """
 
     default_decay_mode = "decoupled"

@@ -21,7 +21,9 @@ class PreconditionedGD(Optimizer):
     Example:
         >>> x = ad.Tensor([1.0, 1.0], requires_grad=True)     # f = 50 x0^2 + 0.5 x1^2
         >>> opt = PreconditionedGD([x], lr=1.0, preconditioner=[[0.01, 1.0]])
-        >>> (50 * x[0] ** 2 + 0.5 * x[1] ** 2).backward(); opt.step()   # Newton step: [0, 0]
+        >>> (50 * x[0] ** 2 + 0.5 * x[1] ** 2).backward(); opt.step()
+        >>> x
+        tensor([0., 0.], requires_grad=True)
     """
 
     def __init__(self, params, lr=0.1, preconditioner=None, weight_decay=0.0,

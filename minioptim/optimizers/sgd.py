@@ -47,7 +47,9 @@ class SGD(Optimizer):
     Example:
         >>> x = ad.Tensor([1.0, -2.0], requires_grad=True)
         >>> opt = SGD([x], lr=0.1, momentum=0.9)
-        >>> (x * x).sum().backward(); opt.step()          # x is now [0.98, -1.96]
+        >>> (x * x).sum().backward(); opt.step()
+        >>> x
+        tensor([ 0.98, -1.96], requires_grad=True)
     """
 
     def __init__(self, params, lr=0.01, momentum=0.0, dampening=None, nesterov=False,
@@ -117,7 +119,9 @@ class SGDNormalized(_GlobalNormSGD):
     Example:
         >>> x = ad.Tensor([3.0, 4.0], requires_grad=True)
         >>> opt = SGDNormalized([x], lr=0.5, momentum=0.0)
-        >>> (x * x).sum().backward(); opt.step()          # x moves 0.5 towards 0: [2.7, 3.6]
+        >>> (x * x).sum().backward(); opt.step()
+        >>> x
+        tensor([2.7, 3.6], requires_grad=True)
     """
 
     def __init__(self, params, lr=0.01, momentum=0.9, weight_decay=0.0, weight_decay_mode="l2"):
@@ -143,7 +147,9 @@ class SGDClipGrad(_GlobalNormSGD):
     Example:
         >>> x = ad.Tensor([30.0, 40.0], requires_grad=True)
         >>> opt = SGDClipGrad([x], lr=0.1, gamma=1.0)
-        >>> (x * x).sum().backward(); opt.step()          # a step of length 1: [29.4, 39.2]
+        >>> (x * x).sum().backward(); opt.step()
+        >>> x
+        tensor([29.4, 39.2], requires_grad=True)
     """
 
     takes_momentum, takes_gamma = False, True
@@ -168,7 +174,9 @@ class SGDClipMomentum(_GlobalNormSGD):
     Example:
         >>> x = ad.Tensor([30.0, 40.0], requires_grad=True)
         >>> opt = SGDClipMomentum([x], lr=0.1, momentum=0.0, gamma=1.0)
-        >>> (x * x).sum().backward(); opt.step()          # a step of length 1: [29.4, 39.2]
+        >>> (x * x).sum().backward(); opt.step()
+        >>> x
+        tensor([29.4, 39.2], requires_grad=True)
     """
 
     takes_gamma = True

@@ -30,7 +30,9 @@ class GeneralizedSignSGD(Optimizer):
     Example:
         >>> x = ad.Tensor([1.0, -2.0], requires_grad=True)
         >>> opt = GeneralizedSignSGD([x], lr=0.1, betas=(0.9, 0.0))
-        >>> (x * x).sum().backward(); opt.step()          # sign step: x is now [0.9, -1.9]
+        >>> (x * x).sum().backward(); opt.step()
+        >>> x
+        tensor([ 0.9, -1.9], requires_grad=True)
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.99), eps=0.0, bias_correction=False,
@@ -60,6 +62,13 @@ class SignSGD(GeneralizedSignSGD):
 
     Args: lr (eta, default 1e-3), momentum (beta1, default 0.9), weight decay as in
     ``Optimizer``. optax: ``optax.sign_sgd`` is the momentum = 0 case.
+
+    Example:
+        >>> x = ad.Tensor([1.0, -2.0], requires_grad=True)
+        >>> opt = SignSGD([x], lr=0.1)
+        >>> (x * x).sum().backward(); opt.step()
+        >>> x
+        tensor([ 0.9, -1.9], requires_grad=True)
     """
 
     def __init__(self, params, lr=1e-3, momentum=0.9, weight_decay=0.0, weight_decay_mode="l2"):
