@@ -156,3 +156,13 @@ def repeated_int_index(draw, n: int, max_len: int = 6):
     """A list of (maybe negative) integer indices into a dimension of size n, long enough that
     indices often repeat."""
     return draw(st.lists(st.integers(-n, n - 1), min_size=1, max_size=max_len))
+
+
+# + - * / with the values each needs (denominators away from zero), shared by the forward and
+# gradient tests
+BINARY = {
+    "add": (lambda a, b: a + b, arrays),
+    "sub": (lambda a, b: a - b, arrays),
+    "mul": (lambda a, b: a * b, arrays),
+    "div": (lambda a, b: a / b, away_from_zero),
+}

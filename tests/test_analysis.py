@@ -49,7 +49,7 @@ def test_smoothness_probe_on_a_quadratic_is_exactly_the_curvature_along_the_step
 
 def test_smoothness_probe_per_layer():
     # two "layers" of a separable quadratic: each group's L is the curvature along its own block
-    h1, h2 = np.array([40.0, 1.0]), np.array([0.2])
+    h1 = np.array([40.0, 1.0])          # layer 2 has the single curvature 0.2
     w1 = ad.Tensor([1.0, 1.0], dtype="float64", requires_grad=True)
     w2 = ad.Tensor([3.0], dtype="float64", requires_grad=True)
     opt = mo.SGD([w1, w2], lr=0.01)

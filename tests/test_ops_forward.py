@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import autodiff as ad
-from strategies import (arrays, away_from_zero, broadcastable_shapes, device, distinct,
+from strategies import (BINARY, arrays, away_from_zero, broadcastable_shapes, device, distinct,
                         matmul_shapes, positive, reshape_targets, shape_and_axis,
                         shape_and_one_axis, shapes)
 
@@ -44,12 +44,6 @@ FEW = settings(max_examples=10)
 
 
 # -- elementwise arithmetic ---------------------------------------------------------------------
-BINARY = {
-    "add": (lambda a, b: a + b, arrays),
-    "sub": (lambda a, b: a - b, arrays),
-    "mul": (lambda a, b: a * b, arrays),
-    "div": (lambda a, b: a / b, away_from_zero),
-}
 
 
 @pytest.mark.parametrize("op", sorted(BINARY))

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import autodiff as ad
-from strategies import (GRAD_MAX_SIZE, arrays, away_from_zero, broadcastable_shapes, device,
+from strategies import (BINARY, GRAD_MAX_SIZE, arrays, away_from_zero, broadcastable_shapes, device,
                         distinct, matmul_shapes, positive, repeated_int_index, reshape_targets,
                         shape_and_axis, shape_and_one_axis, shapes)
 
@@ -37,12 +37,6 @@ FEW = settings(max_examples=10)
 
 
 # -- elementwise arithmetic ---------------------------------------------------------------------
-BINARY = {
-    "add": (lambda a, b: a + b, arrays),
-    "sub": (lambda a, b: a - b, arrays),
-    "mul": (lambda a, b: a * b, arrays),
-    "div": (lambda a, b: a / b, away_from_zero),
-}
 
 
 @pytest.mark.parametrize("op", sorted(BINARY))

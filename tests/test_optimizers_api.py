@@ -5,22 +5,9 @@ import pytest
 
 import autodiff as ad
 import minioptim as mo
+from params import P, host, dev
 
 
-class P:
-    """The smallest parameter: .data on the device (a copy of the host array) and .grad."""
-
-    def __init__(self, host):
-        self.data = ad.backend.asarray(np.array(host, dtype=np.float64, copy=True))
-        self.grad = None
-
-
-def host(a):
-    return np.array(ad.backend.to_numpy(a), dtype=np.float64, copy=True)
-
-
-def dev(a):
-    return ad.backend.asarray(np.array(a, dtype=np.float64, copy=True))
 
 
 def adam_ref(ws, gs, ms, vs, t, lr, b1, b2, eps, lam=0.0, mode="l2"):

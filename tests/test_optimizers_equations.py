@@ -14,22 +14,13 @@ import pytest
 
 import autodiff as ad
 import minioptim as mo
+from params import P, host
 
 MODES = ("l2", "decoupled", "proximal")
 STEPS = 3
 RTOL, ATOL = 1e-12, 1e-14
 
 
-class P:
-    """The smallest parameter: .data on the device (a copy of the host array) and .grad."""
-
-    def __init__(self, host):
-        self.data = ad.backend.asarray(np.array(host, dtype=np.float64, copy=True))
-        self.grad = None
-
-
-def host(a):
-    return np.array(ad.backend.to_numpy(a), dtype=np.float64, copy=True)
 
 
 # -- the problem: two parameters of shapes (3,) and (2, 2) ---------------------------------------

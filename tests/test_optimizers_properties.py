@@ -15,18 +15,9 @@ from hypothesis import strategies as st
 
 import autodiff as ad
 import minioptim as mo
+from params import P, host
 
 
-class P:
-    """The smallest parameter: .data on the device (a copy of the host array) and .grad."""
-
-    def __init__(self, host):
-        self.data = ad.backend.asarray(np.array(host, dtype=np.float64, copy=True))
-        self.grad = None
-
-
-def host(a):
-    return np.array(ad.backend.to_numpy(a), dtype=np.float64, copy=True)
 
 
 SHAPES = [(3,), (2, 2)]
