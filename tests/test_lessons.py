@@ -1,0 +1,185 @@
+"""The lessons in ``lessons/``: stored without outputs, executed headless, their widgets driven.
+
+Every notebook runs top to bottom in a fresh ``python3`` kernel (this interpreter's ipykernel),
+with Jupyter's and IPython's folders in a temporary directory and matplotlib on Agg. A lesson may
+have a *probe*: code run in the same kernel after its last cell, which calls the lesson's widget
+callbacks, moves its widgets and prints one JSON line that the tests read.
+
+The lessons run on the default array backend of their own kernel, so these tests run once per
+session (on the numpy parametrization of ``conftest.backend_name``, or on the one backend that
+MINIOPTIM_BACKEND selects), not once per backend.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+LESSONS = REPO / "lessons"
+NOTEBOOKS = sorted(LESSONS.glob("*.ipynb"))
+CELL_TIMEOUT = 60          # seconds, per cell
+MARKER = "LESSON-PROBE "   # a probe prints MARKER + one JSON object
+
+# -- probes: code run in the lesson's kernel after its last cell ---------------------------------
+
+SCALE_FREENESS_PROBE = r"""
+import json as _json
+import numpy as _np
+
+_ks = [-2, -1, 0, 1, 2, 3]
+_spread, _shapes, _host = {}, set(), True
+for _name in ["GD", "Adam", "AdaGrad", "Lion"]:
+    _paths = [redraw(_k, _name) for _k in _ks]            # the widget callback, called directly
+    _host = _host and all(type(_p) is _np.ndarray for _p in _paths)
+    _shapes |= {tuple(_p.shape) for _p in _paths}
+    _spread[_name] = max(float(_np.abs(_p - _paths[0]).max()) for _p in _paths)
+
+# now through the widgets: each change of value must redraw once, with the widgets' values
+_events = []
+for _widget, _value in [(k_slider, 3), (optimizer_picker, "Adam"), (k_slider, -1),
+                        (optimizer_picker, "Lion")]:
+    _count, _png = len(redraws), picture.value
+    _widget.value = _value
+    _events.append({"new_redraws": len(redraws) - _count, "last": list(redraws[-1]),
+                    "picture_changed": picture.value != _png,
+                    "png": picture.value[:8] == b"\x89PNG\r\n\x1a\n"})
+print("LESSON-PROBE " + _json.dumps({"spread": _spread, "shapes": sorted(_shapes),
+                                     "host_arrays": _host, "events": _events}))
+"""
+
+PROBES = {"01_scale_freeness.ipynb": SCALE_FREENESS_PROBE}
+
+
+def _run_once(backend_name):
+    first = os.environ.get("MINIOPTIM_BACKEND") or "numpy"
+    if backend_name != first:
+        pytest.skip("the lesson runs in its own kernel; executed once, on the numpy run")
+
+
+@pytest.fixture(scope="module")
+def execute_lesson(tmp_path_factory):
+    """``execute_lesson(path) -> (notebook, error, probe)``; each lesson is executed at most once
+    per test session. ``error`` names the failing cell, ``probe`` is the probe's JSON (or None)."""
+    from ipykernel.kernelspec import write_kernel_spec
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError
+
+    home = tmp_path_factory.mktemp("jupyter")
+    env = {"JUPYTER_CONFIG_DIR": home / "config", "JUPYTER_DATA_DIR": home / "data",
+           "JUPYTER_RUNTIME_DIR": home / "runtime", "IPYTHONDIR": home / "ipython"}
+    # "python3" = this interpreter's ipykernel, whatever kernels the user has installed
+    write_kernel_spec(env["JUPYTER_DATA_DIR"] / "kernels" / "python3")
+    python_path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
+    done = {}
+
+    def execute(path: Path):
+        if path in done:
+            return done[path]
+        nb = nbformat.read(path, as_version=4)
+        probe = PROBES.get(path.name)
+        if probe is not None:
+            nb.cells.append(nbformat.v4.new_code_cell(probe))
+        client = NotebookClient(nb, kernel_name="python3", timeout=CELL_TIMEOUT,
+                                startup_timeout=60, resources={"metadata": {"path": str(LESSONS)}})
+        error = None
+        with pytest.MonkeyPatch.context() as mp:
+            for key, value in env.items():
+                mp.setenv(key, str(value))
+            mp.setenv("MPLBACKEND", "Agg")
+            mp.setenv("PYTHONPATH", python_path)   # import minioptim even when not installed
+            with client.setup_kernel():
+                for index, cell in enumerate(nb.cells):
+                    if cell.cell_type != "code":
+                        continue
+                    where = "the test's probe" if probe is not None and index == len(nb.cells) - 1 \
+                        else f"code cell [{index}]"
+                    try:
+                        client.execute_cell(cell, index)
+                    except (CellExecutionError, CellTimeoutError) as exc:
+                        error = f"{path.name}: {where} failed:\n{exc}"
+                        break
+        found = None
+        if probe is not None and error is None:
+            text = "".join(o.get("text", "") for o in nb.cells[-1].outputs
+                           if o.output_type == "stream")
+            lines = [line for line in text.splitlines() if line.startswith(MARKER)]
+            if not lines:
+                error = f"{path.name}: the probe printed no result; its output was:\n{text}"
+            else:
+                found = json.loads(lines[-1][len(MARKER):])
+        done[path] = (nb, error, found)
+        return done[path]
+
+    return execute
+
+
+# -- the stored files ----------------------------------------------------------------------------
+
+def test_the_lessons_folder_has_numbered_notebooks_and_a_readme():
+    assert NOTEBOOKS, "lessons/ has no notebook"
+    assert (LESSONS / "README.md").is_file()
+    for path in NOTEBOOKS:
+        assert re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", path.name), \
+            f"{path.name}: lessons are named NN_short_name.ipynb"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_lessons_are_stored_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    dirty = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+             and (cell.outputs or cell.execution_count is not None)]
+    assert not dirty, (f"{path.name}: code cells {dirty} keep outputs or execution counts; clear "
+                       f"them before committing (jupyter nbconvert --clear-output --inplace)")
+    assert "widgets" not in nb.metadata, f"{path.name}: saved widget state; clear it"
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+
+
+# -- executed ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_lessons_execute_headless(path, backend_name, request):
+    _run_once(backend_name)
+    _, error, _ = request.getfixturevalue("execute_lesson")(path)
+    if error:
+        pytest.fail(error, pytrace=False)
+
+
+def test_scale_freeness_widget_callback_and_widgets(backend_name, request):
+    _run_once(backend_name)
+    path = LESSONS / "01_scale_freeness.ipynb"
+    _, error, probe = request.getfixturevalue("execute_lesson")(path)
+    if error:
+        pytest.fail(error, pytrace=False)
+    # redraw(k, name) returns the host array of iterates it drew, one row per step
+    assert probe["host_arrays"]
+    assert len(probe["shapes"]) == 1 and probe["shapes"][0][1] == 2 and probe["shapes"][0][0] > 10
+    # scale-free methods draw the same path for every k; GD's changes with the curvature
+    spread = probe["spread"]
+    for name in ("Adam", "AdaGrad", "Lion"):
+        assert spread[name] <= 1e-10, f"{name}'s path moved by {spread[name]:.2e} across k"
+    assert spread["GD"] > 1e-2
+    # moving a widget redraws once, with the widgets' current values, into the picture
+    events = probe["events"]
+    assert [e["last"] for e in events] == [[3, "GD"], [3, "Adam"], [-1, "Adam"], [-1, "Lion"]]
+    for e in events:
+        assert e["new_redraws"] == 1 and e["picture_changed"] and e["png"], e
+
+
+def test_a_failing_cell_is_reported_with_its_index(tmp_path, backend_name, request):
+    _run_once(backend_name)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# broken"),
+                                         nbformat.v4.new_code_cell("x = 1"),
+                                         nbformat.v4.new_code_cell("1 / 0")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    path = tmp_path / "99_broken.ipynb"
+    nbformat.write(nb, path)
+    _, error, _ = request.getfixturevalue("execute_lesson")(path)
+    assert error and "99_broken.ipynb: code cell [2] failed" in error
+    assert "ZeroDivisionError" in error
