@@ -1,0 +1,205 @@
+"""Module and Parameter: layers as objects that own their parameters, as in PyTorch.
+
+Assigning a ``Parameter`` or a ``Module`` to an attribute registers it, so ``parameters()``,
+``named_parameters()`` (with PyTorch's dotted names, ``layer1.0.conv1.weight``), ``state_dict()``
+and ``train()`` / ``eval()`` reach everything inside without any bookkeeping by the layer.
+Buffers (state that is not trained, such as batch norm's running statistics) are registered
+with ``register_buffer`` and saved in the state dict too.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from .. import backend
+from ..tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A tensor that a module trains: requires_grad=True, found by ``Module.parameters()``."""
+
+    __slots__ = ()
+
+    def __init__(self, data, dtype=None, requires_grad: bool = True, name: str | None = None):
+        super().__init__(data, dtype=dtype, requires_grad=requires_grad, name=name)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class Module:
+    """Base class of layers and models: subclasses set attributes in ``__init__`` and define
+    ``forward``; calling the module calls ``forward``."""
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}.__init__ must call super().__init__() "
+                                 f"before assigning attributes")
+        for table in (self._parameters, self._modules, self._buffers):
+            table.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        for table in (self._parameters, self._modules, self._buffers):
+            table.pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_buffer(self, name: str, array) -> None:
+        """Keep an array (not trained) in the state dict, e.g. running statistics."""
+        object.__setattr__(self, name, array)
+        self._buffers[name] = True
+
+    def forward(self, *args, **kwargs):
+        raise TypeError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # -- traversal ---------------------------------------------------------------------------
+    def named_modules(self, prefix: str = ""):
+        yield prefix, self
+        for name, child in self._modules.items():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self):
+        return (m for _, m in self.named_modules())
+
+    def children(self):
+        return iter(self._modules.values())
+
+    def named_children(self):
+        return iter(self._modules.items())
+
+    def named_parameters(self, prefix: str = ""):
+        seen = set()
+        for mod_name, mod in self.named_modules(prefix):
+            for name, p in mod._parameters.items():
+                if id(p) not in seen:          # a shared parameter (tied weights) once
+                    seen.add(id(p))
+                    yield (f"{mod_name}.{name}" if mod_name else name), p
+
+    def parameters(self):
+        return (p for _, p in self.named_parameters())
+
+    def named_buffers(self, prefix: str = ""):
+        for mod_name, mod in self.named_modules(prefix):
+            for name in mod._buffers:
+                yield (f"{mod_name}.{name}" if mod_name else name), getattr(mod, name)
+
+    # -- modes and gradients -----------------------------------------------------------------
+    def train(self, mode: bool = True) -> "Module":
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self) -> "Module":
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = None
+
+    # -- state -------------------------------------------------------------------------------
+    def state_dict(self) -> "OrderedDict[str, object]":
+        """Parameter arrays and buffers by dotted name (references, as in PyTorch)."""
+        sd = OrderedDict((name, p.data) for name, p in self.named_parameters())
+        sd.update(self.named_buffers())
+        return sd
+
+    def load_state_dict(self, state_dict, strict: bool = True) -> None:
+        """Copy arrays into the parameters and buffers in place. With strict=True a missing,
+        unexpected or mis-shaped entry raises, naming the key (and both shapes)."""
+        own = dict(self.named_parameters())
+        buffers = {name: owner for owner, name in self._buffer_owners()}
+        missing = [k for k in list(own) + list(buffers) if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own and k not in buffers]
+        if strict and (missing or unexpected):
+            parts = []
+            if missing:
+                parts.append(f"missing keys: {', '.join(missing)}")
+            if unexpected:
+                parts.append(f"unexpected keys: {', '.join(unexpected)}")
+            raise KeyError(f"load_state_dict into {type(self).__name__}: " + "; ".join(parts))
+        for key, value in state_dict.items():
+            if key in own:
+                target = own[key].data
+            elif key in buffers:
+                target = getattr(*buffers[key])
+            else:
+                continue
+            shape = tuple(getattr(value, "shape", ()))
+            if shape != tuple(target.shape):
+                raise ValueError(f"load_state_dict: '{key}' has shape {shape} in the state dict "
+                                 f"but {tuple(target.shape)} in the model")
+            target[...] = backend.to_backend(value, backend.backend_of(target).name) \
+                if backend.is_array(value) else value
+
+    def _buffer_owners(self):
+        for mod_name, mod in self.named_modules():
+            for name in mod._buffers:
+                yield (mod, name), (f"{mod_name}.{name}" if mod_name else name)
+
+    # -- printing ----------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__}({self.extra_repr()}"]
+        for name, child in self._modules.items():
+            body = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {body}")
+        return lines[0] + (")" if len(lines) == 1 else "\n" + "\n".join(lines[1:]) + "\n)")
+
+
+class Sequential(Module):
+    """Modules applied one after the other; named "0", "1", ... as in PyTorch."""
+
+    def __init__(self, *modules: Module):
+        super().__init__()
+        for i, m in enumerate(modules):
+            setattr(self, str(i), m)
+
+    def forward(self, x):
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+    def __getitem__(self, i):
+        return list(self._modules.values())[i]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+
+class ModuleList(Module):
+    """A list of modules, registered as "0", "1", ..."""
+
+    def __init__(self, modules=()):
+        super().__init__()
+        for m in modules:
+            self.append(m)
+
+    def append(self, module: Module) -> "ModuleList":
+        setattr(self, str(len(self._modules)), module)
+        return self
+
+    def __getitem__(self, i):
+        return list(self._modules.values())[i]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
