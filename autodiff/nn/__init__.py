@@ -1,5 +1,11 @@
 """Layers and models on the autodiff engine; names and shapes follow PyTorch."""
+from . import functional, init
+from .layers import Dropout, Embedding, Flatten, Identity, Linear, ReLU, Sigmoid, Tanh
+from .losses import CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, ModuleList, Parameter, Sequential
+from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from .serialization import load, save
 
-__all__ = ["Module", "ModuleList", "Parameter", "Sequential", "save", "load"]
+__all__ = ["Module", "ModuleList", "Parameter", "Sequential", "save", "load", "functional", "init",
+           "Linear", "ReLU", "Tanh", "Sigmoid", "Identity", "Flatten", "Dropout", "Embedding",
+           "BatchNorm1d", "BatchNorm2d", "LayerNorm", "CrossEntropyLoss", "MSELoss", "NLLLoss"]

@@ -40,12 +40,15 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}.__init__ must call super().__init__() "
                                  f"before assigning attributes")
-        for table in (self._parameters, self._modules, self._buffers):
-            table.pop(name, None)
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
         if isinstance(value, Parameter):
+            self._buffers.pop(name, None)
             self._parameters[name] = value
         elif isinstance(value, Module):
+            self._buffers.pop(name, None)
             self._modules[name] = value
+        # anything else assigned to a buffer's name (running_mean = new) stays that buffer
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name):
@@ -65,10 +68,15 @@ class Module:
         return self.forward(*args, **kwargs)
 
     # -- traversal ---------------------------------------------------------------------------
-    def named_modules(self, prefix: str = ""):
+    def named_modules(self, prefix: str = "", _seen=None):
+        """Every module once (a shared submodule under its first name), depth first."""
+        _seen = set() if _seen is None else _seen
+        if id(self) in _seen:
+            return
+        _seen.add(id(self))
         yield prefix, self
         for name, child in self._modules.items():
-            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name, _seen)
 
     def modules(self):
         return (m for _, m in self.named_modules())
@@ -93,7 +101,9 @@ class Module:
     def named_buffers(self, prefix: str = ""):
         for mod_name, mod in self.named_modules(prefix):
             for name in mod._buffers:
-                yield (f"{mod_name}.{name}" if mod_name else name), getattr(mod, name)
+                value = getattr(mod, name)
+                if value is not None:             # an absent buffer is not saved (as PyTorch)
+                    yield (f"{mod_name}.{name}" if mod_name else name), value
 
     # -- modes and gradients -----------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
@@ -110,9 +120,19 @@ class Module:
 
     # -- state -------------------------------------------------------------------------------
     def state_dict(self) -> "OrderedDict[str, object]":
-        """Parameter arrays and buffers by dotted name (references, as in PyTorch)."""
-        sd = OrderedDict((name, p.data) for name, p in self.named_parameters())
-        sd.update(self.named_buffers())
+        """Parameter arrays and buffers by dotted name (references, as in PyTorch), module by
+        module in PyTorch's order."""
+        sd, seen = OrderedDict(), set()
+        for mod_name, mod in self.named_modules():
+            dot = f"{mod_name}." if mod_name else ""
+            for name, p in mod._parameters.items():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    sd[dot + name] = p.data
+            for name in mod._buffers:
+                value = getattr(mod, name)
+                if value is not None:
+                    sd[dot + name] = value
         return sd
 
     def load_state_dict(self, state_dict, strict: bool = True) -> None:
@@ -129,7 +149,8 @@ class Module:
             if unexpected:
                 parts.append(f"unexpected keys: {', '.join(unexpected)}")
             raise KeyError(f"load_state_dict into {type(self).__name__}: " + "; ".join(parts))
-        for key, value in state_dict.items():
+        pairs = []
+        for key, value in state_dict.items():   # check every shape before copying anything
             if key in own:
                 target = own[key].data
             elif key in buffers:
@@ -140,6 +161,8 @@ class Module:
             if shape != tuple(target.shape):
                 raise ValueError(f"load_state_dict: '{key}' has shape {shape} in the state dict "
                                  f"but {tuple(target.shape)} in the model")
+            pairs.append((target, value))
+        for target, value in pairs:
             target[...] = backend.to_backend(value, backend.backend_of(target).name) \
                 if backend.is_array(value) else value
 

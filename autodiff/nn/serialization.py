@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zipfile
 
 from .. import backend
 
@@ -16,6 +17,9 @@ def save(model, path) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             backend.write_npz(f, arrays)
+            f.flush()
+            os.fsync(f.fileno())               # on disk before it takes the final name
+        os.chmod(tmp, 0o666 & ~_umask())       # mkstemp makes it private; a checkpoint is not
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -29,7 +33,13 @@ def load(model, path, strict: bool = True) -> None:
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
         state = backend.read_npz(path)
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{path} is not a minioptim checkpoint (.npz without pickle): {exc}") \
             from None
     model.load_state_dict(state, strict=strict)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

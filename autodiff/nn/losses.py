@@ -1,0 +1,243 @@
+"""Losses (as ``torch.nn.functional`` / ``torch.nn``): cross-entropy, negative log-likelihood,
+mean squared error; plus softmax and log-softmax.
+
+Cross-entropy of logits x (N, C) and integer targets t (N,), with p = softmax(x):
+
+    loss_i = -log p_{i, t_i} = log sum_c exp(x_ic) - x_{i, t_i},   loss = (1/N) sum_i loss_i
+    dloss/dx_ic = (p_ic - [c = t_i]) / N                              ("softmax minus one-hot")
+
+``cross_entropy`` is one fused ``Function``: the forward computes a stable log-sum-exp (shifting
+each row by its maximum, so no exponential overflows) and keeps the softmax it has computed on
+the way; the backward is that formula, one (N, C) array. ``cross_entropy_composite`` is the
+teaching twin, -log_softmax(x)[arange(N), t].mean(), built from primitives; the tests check
+that both agree, values and gradients.
+"""
+from __future__ import annotations
+
+import warnings
+
+from .. import backend
+from ..errors import ShapeError
+from ..function import Function
+from ..tensor import Tensor
+from .layers import _index_array
+from .module import Module
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
+    """x - log sum exp(x) along ``dim`` (stable)."""
+    return input.log_softmax(dim=dim)
+
+
+def softmax(input: Tensor, dim: int = -1) -> Tensor:
+    """exp(x) / sum exp(x) along ``dim`` (stable)."""
+    return input.softmax(dim=dim)
+
+
+def _check_reduction(reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {', '.join(_REDUCTIONS)}; got {reduction!r}")
+
+
+class _Targets:
+    """Class-index targets checked against logits, in the (rows, C) layout the kernels use.
+
+    ``logits`` is the input as a (rows, C) tensor (class axis moved last for (N, C, d1, ...)),
+    ``index`` the (rows,) targets with ignored entries replaced by class 0, ``valid`` a 0/1
+    float mask (None when nothing is ignored), ``count`` the number of counted rows and
+    ``shape`` the shape of an unreduced loss."""
+
+    def __init__(self, op: str, input: Tensor, target, ignore_index):
+        t = _index_array(target, input.data, op)
+        if input.ndim == 1:
+            expected, classes = (), input.shape[0]
+        elif input.ndim >= 2:
+            expected, classes = input.shape[:1] + input.shape[2:], input.shape[1]
+        else:
+            raise ShapeError(f"{op}: the input must have shape (N, C) (or (C,), (N, C, d1, ...)), "
+                             f"got a 0-d tensor")
+        if tuple(t.shape) != expected:
+            raise ShapeError(f"{op}: the target has shape {tuple(t.shape)} but the input has shape "
+                             f"{input.shape}; for an input (N, C, ...) of N samples and C classes "
+                             f"the target must hold one class index per sample, shape {expected}")
+        if input.ndim == 1:
+            logits = input.reshape(1, classes)
+        elif input.ndim == 2:
+            logits = input
+        else:
+            order = (0,) + tuple(range(2, input.ndim)) + (1,)
+            logits = input.permute(order).reshape(-1, classes)
+        self.logits, self.shape, self.classes = logits, expected, classes
+        self.index, self.valid, self.count = t.reshape(-1), None, t.size
+        if t.size == 0:
+            return
+        lo, hi = int(t.min()), int(t.max())
+        in_range = 0 <= lo and hi < classes
+        may_ignore = ignore_index is not None and (
+            not in_range or (0 <= ignore_index < classes and lo <= ignore_index <= hi))
+        if not in_range:
+            self._raise_out_of_range(op, t, ignore_index)
+        if may_ignore:
+            xp = backend.array_module(t)
+            keep = self.index != ignore_index
+            self.count = int(keep.sum())
+            self.index = xp.where(keep, self.index, 0)
+            self.valid = keep.astype(input.dtype)
+
+    def _raise_out_of_range(self, op, t, ignore_index):
+        host = backend.to_numpy(t)
+        bad = (host < 0) | (host >= self.classes)
+        if ignore_index is not None:
+            bad &= host != ignore_index
+        if not bad.any():
+            return  # only ignored entries lie outside [0, C)
+        pos = tuple(int(i[0]) for i in bad.nonzero())
+        value = int(host[pos])
+        where = pos[0] if len(pos) == 1 else pos
+        raise ValueError(f"{op}: target {value} at position {where} is out of range for "
+                         f"{self.classes} classes; class indices must lie in [0, {self.classes}) "
+                         f"(0 .. {self.classes - 1})")
+
+
+class CrossEntropyFunction(Function):
+    """Fused log-softmax + negative log-likelihood on logits (N, C), targets ``index`` (N,).
+
+    forward: z = x - max_c x, loss_i = log sum_c exp(z_ic) - z_{i, t_i}, reduced.
+    backward: dL/dx = (softmax(x) - onehot(t)) * c, c = g / count ("mean"), g ("sum"), or
+    g_i per row ("none"); rows whose target is ignored get c = 0."""
+
+    def forward(self, x):
+        xp = self.xp
+        self.rows = xp.arange(x.shape[0])
+        e = x - x.max(axis=1, keepdims=True)
+        z_target = e[self.rows, self.index]
+        xp.exp(e, out=e)
+        sums = e.sum(axis=1)
+        losses = xp.log(sums) - z_target
+        e /= sums[:, None]
+        self.probs = e                       # softmax(x), all that backward needs
+        if self.valid is not None:
+            losses *= self.valid
+        if self.reduction == "none":
+            return losses
+        total = losses.sum()
+        if self.reduction == "sum":
+            return total
+        return total * (1.0 / self.count) if self.count else total * float("nan")
+
+    def backward(self, g):
+        if self.reduction == "none":
+            c = g.reshape(-1, 1)
+        elif self.reduction == "mean":
+            c = g * (1.0 / self.count) if self.count else g * float("nan")
+        else:
+            c = g
+        if self.valid is not None:
+            c = c * self.valid[:, None]
+        grad = self.probs * c
+        grad[self.rows, self.index] -= c.reshape(-1) if c.ndim else c
+        return (grad,)
+
+
+def cross_entropy(input: Tensor, target, *, ignore_index: int = -100,
+                  reduction: str = "mean") -> Tensor:
+    """Cross-entropy between logits ``input`` (N, C) (or (C,), or (N, C, d1, ...)) and integer
+    class targets (N,) (or (), (N, d1, ...)), log-softmax fused in (see module docstring).
+
+    reduction: "mean" (over targets not equal to ``ignore_index``), "sum" or "none" (a loss per
+    sample). A target outside [0, C) raises ValueError naming it, its position and C."""
+    _check_reduction(reduction)
+    t = _Targets("cross_entropy", input, target, ignore_index)
+    out = CrossEntropyFunction.apply(t.logits, index=t.index, valid=t.valid, count=t.count,
+                                     reduction=reduction)
+    return out.reshape(t.shape) if reduction == "none" else out
+
+
+def cross_entropy_composite(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    """The same loss from primitives, for logits (N, C):
+    -log_softmax(input)[arange(N), target], then mean / sum / none."""
+    _check_reduction(reduction)
+    if input.ndim != 2:
+        raise ShapeError(f"cross_entropy_composite: expects logits (N, C), got {input.shape}")
+    t = _Targets("cross_entropy_composite", input, target, None)
+    rows = backend.array_module(input.data).arange(input.shape[0])
+    losses = -input.log_softmax(axis=1)[rows, t.index]
+    return _reduce(losses, reduction)
+
+
+def nll_loss(input: Tensor, target, *, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of log-probabilities ``input`` (N, C) (or (C,), (N, C, d1, ...)):
+    loss_i = -input[i, target_i]; cross_entropy(x, t) = nll_loss(log_softmax(x, 1), t)."""
+    _check_reduction(reduction)
+    t = _Targets("nll_loss", input, target, ignore_index)
+    rows = backend.array_module(input.data).arange(t.logits.shape[0])
+    losses = -t.logits[rows, t.index]
+    if t.valid is not None:
+        losses = losses * Tensor._make(t.valid)
+    if reduction == "mean":
+        return losses.sum() * (1.0 / t.count) if t.count else losses.sum() * float("nan")
+    return losses.reshape(t.shape) if reduction == "none" else losses.sum()
+
+
+def _reduce(losses: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return losses.mean()
+    return losses.sum() if reduction == "sum" else losses
+
+
+def mse_loss(input: Tensor, target, *, reduction: str = "mean") -> Tensor:
+    """Mean squared error (input - target)^2, reduced by "mean", "sum" or "none". Like PyTorch,
+    shapes that differ are broadcast with a warning (usually a bug: (N, 1) against (N,) gives an
+    (N, N) difference)."""
+    _check_reduction(reduction)
+    target = input._operand(target, "mse_loss")
+    if target.shape != input.shape:
+        warnings.warn(f"mse_loss: the target shape {target.shape} differs from the input shape "
+                      f"{input.shape}; they will be broadcast, which is likely wrong (reshape "
+                      f"one of them)", UserWarning, stacklevel=2)
+    diff = input - target
+    return _reduce(diff * diff, reduction)
+
+
+class CrossEntropyLoss(Module):
+    """``loss_fn = CrossEntropyLoss(); loss = loss_fn(logits, targets)`` (see ``cross_entropy``)."""
+
+    def __init__(self, *, ignore_index: int = -100, reduction: str = "mean"):
+        super().__init__()
+        _check_reduction(reduction)
+        self.ignore_index, self.reduction = ignore_index, reduction
+
+    def forward(self, input, target):
+        return cross_entropy(input, target, ignore_index=self.ignore_index,
+                             reduction=self.reduction)
+
+
+class NLLLoss(Module):
+    """Negative log-likelihood of log-probabilities (see ``nll_loss``)."""
+
+    def __init__(self, *, ignore_index: int = -100, reduction: str = "mean"):
+        super().__init__()
+        _check_reduction(reduction)
+        self.ignore_index, self.reduction = ignore_index, reduction
+
+    def forward(self, input, target):
+        return nll_loss(input, target, ignore_index=self.ignore_index, reduction=self.reduction)
+
+
+class MSELoss(Module):
+    """Mean squared error (see ``mse_loss``)."""
+
+    def __init__(self, *, reduction: str = "mean"):
+        super().__init__()
+        _check_reduction(reduction)
+        self.reduction = reduction
+
+    def forward(self, input, target):
+        return mse_loss(input, target, reduction=self.reduction)
+
+
+__all__ = ["cross_entropy", "cross_entropy_composite", "nll_loss", "mse_loss", "log_softmax",
+           "softmax", "CrossEntropyLoss", "NLLLoss", "MSELoss", "CrossEntropyFunction"]
