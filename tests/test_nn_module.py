@@ -12,7 +12,7 @@ import autodiff as ad
 from autodiff import backend, nn
 from autodiff.nn.layers import Linear, ReLU
 from autodiff.nn.module import Module, ModuleList, Parameter, Sequential
-from autodiff.nn.normalization import BatchNorm1d
+from autodiff.nn.normalization import BatchNorm1d, BatchNorm2d
 
 
 class Net(Module):
@@ -208,3 +208,35 @@ def test_interrupted_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     fresh = Net()
     nn.load(fresh, path)
     np.testing.assert_array_equal(outputs(fresh), outputs(first))
+
+
+def test_reassigned_buffer_stays_in_the_state_dict():
+    bn = BatchNorm2d(3)
+    bn.running_mean = ad.backend.xp.ones(3, dtype="float32")   # rebinding, not writing into it
+    assert "running_mean" in bn.state_dict()
+    np.testing.assert_array_equal(ad.backend.to_numpy(bn.state_dict()["running_mean"]), np.ones(3))
+
+
+def test_a_failed_load_changes_nothing():
+    lin = Linear(3, 2)
+    before = lin.weight.numpy()
+    bad = {"weight": ad.backend.xp.zeros((2, 3), dtype="float32"),
+           "bias": ad.backend.xp.zeros((5,), dtype="float32")}
+    with pytest.raises(ValueError, match="'bias' has shape"):
+        lin.load_state_dict(bad)
+    np.testing.assert_array_equal(lin.weight.numpy(), before)
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated zip"])
+def test_a_corrupt_checkpoint_is_named(tmp_path, content):
+    path = tmp_path / "broken.npz"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match="is not a minioptim checkpoint"):
+        nn.load(Linear(3, 2), path)
+
+
+def test_state_dict_goes_module_by_module_like_pytorch():
+    model = nn.Sequential(Linear(2, 3), BatchNorm1d(3))
+    assert list(model.state_dict()) == ["0.weight", "0.bias", "1.weight", "1.bias",
+                                        "1.running_mean", "1.running_var",
+                                        "1.num_batches_tracked"]
