@@ -4,8 +4,9 @@ from .layers import Dropout, Embedding, Flatten, Identity, Linear, ReLU, Sigmoid
 from .losses import CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, ModuleList, Parameter, Sequential
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from .recurrent import LSTM, LSTMCell
 from .serialization import load, save
 
 __all__ = ["Module", "ModuleList", "Parameter", "Sequential", "save", "load", "functional", "init",
            "Linear", "ReLU", "Tanh", "Sigmoid", "Identity", "Flatten", "Dropout", "Embedding",
-           "BatchNorm1d", "BatchNorm2d", "LayerNorm", "CrossEntropyLoss", "MSELoss", "NLLLoss"]
+           "BatchNorm1d", "BatchNorm2d", "LayerNorm", "LSTM", "LSTMCell", "CrossEntropyLoss", "MSELoss", "NLLLoss"]
