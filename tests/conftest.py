@@ -8,6 +8,7 @@ import os
 
 import pytest
 from hypothesis import HealthCheck, settings
+from threadpoolctl import threadpool_limits
 
 import autodiff as ad
 
@@ -15,6 +16,10 @@ settings.register_profile(
     "minioptim", deadline=None, max_examples=25, derandomize=True, print_blob=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 settings.load_profile("minioptim")
+
+# One BLAS thread: on a loaded 2-core machine OpenBLAS's threads make small products up to ~10x
+# slower, and the tests time nothing.
+threadpool_limits(1)
 
 BACKENDS = [os.environ["MINIOPTIM_BACKEND"]] if os.environ.get("MINIOPTIM_BACKEND") \
     else ["numpy", "strict"]

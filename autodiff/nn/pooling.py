@@ -48,7 +48,7 @@ class _Pool2d(Function):
 
     def _geometry(self, x):
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        n, c, h, w = x.shape
+        h, w = x.shape[2:]
         self.in_shape = x.shape
         self.oh, self.ow = _out_size(h, kh, sh, ph), _out_size(w, kw, sw, pw)
         return kh, kw, sh, sw, ph, pw
@@ -202,5 +202,14 @@ class AdaptiveAvgPool2d(Module):
         return f"output_size={self.output_size}"
 
 
-__all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "max_pool2d", "avg_pool2d",
-           "adaptive_avg_pool2d", "global_avg_pool2d", "MaxPool2dFunction", "AvgPool2dFunction"]
+__all__ = [
+    "AdaptiveAvgPool2d",
+    "AvgPool2d",
+    "AvgPool2dFunction",
+    "MaxPool2d",
+    "MaxPool2dFunction",
+    "adaptive_avg_pool2d",
+    "avg_pool2d",
+    "global_avg_pool2d",
+    "max_pool2d",
+]
