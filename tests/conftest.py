@@ -5,6 +5,7 @@ arrays that refuse implicit host conversion, as CuPy does), so a stray ``np.`` c
 code fails here even without a GPU. ``MINIOPTIM_BACKEND=cupy python -m pytest`` runs it on a GPU.
 """
 import os
+import socket
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -32,3 +33,14 @@ def backend_name(request):
     ad.manual_seed(0)
     yield request.param
     ad.set_backend(BACKENDS[0])
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    """No data test may reach the network or the user's cache."""
+    def refuse(*args, **kwargs):
+        raise OSError("network disabled in tests")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setenv("MINIOPTIM_DATA", str(tmp_path / "cache"))

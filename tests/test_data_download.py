@@ -15,14 +15,7 @@ from minioptim.data.sources import RemoteFile
 PAYLOAD = bytes(range(256)) * 1000  # 256 kB: several read chunks
 
 
-@pytest.fixture(autouse=True)
-def offline(monkeypatch, tmp_path):
-    def refuse(*args, **kwargs):
-        raise OSError("network disabled in tests")
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    monkeypatch.setenv("MINIOPTIM_DATA", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("offline")
 
 
 def md5(b):

@@ -13,14 +13,7 @@ from minioptim import data
 from minioptim.data import transforms as T
 
 
-@pytest.fixture(autouse=True)
-def offline(monkeypatch, tmp_path):
-    def refuse(*args, **kwargs):
-        raise OSError("network disabled in tests")
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    monkeypatch.setenv("MINIOPTIM_DATA", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("offline")
 
 
 def images(n=10, c=2, h=4, w=5):

@@ -16,14 +16,7 @@ VALID = " the cat ate the <unk> \n a dog sat \n"
 TEST = " a mat on the dog \n"
 
 
-@pytest.fixture(autouse=True)
-def offline(monkeypatch, tmp_path):
-    def refuse(*args, **kwargs):
-        raise OSError("network disabled in tests")
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    monkeypatch.setenv("MINIOPTIM_DATA", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("offline")
 
 
 @pytest.fixture

@@ -380,7 +380,7 @@ def test_pooling_modules_match_the_functions():
     (lambda x: avg_pool2d(x, 5), ShapeError, "larger than the padded input"),
     (lambda x: max_pool2d(x, 2, padding=2), ValueError, "at most half"),
     (lambda x: global_avg_pool2d(x[0]), ShapeError, "4-d input"),
-    (lambda x: adaptive_avg_pool2d(x, 3), NotImplementedError, "must divide"),
+    (lambda x: adaptive_avg_pool2d(x, 3), ShapeError, "must divide"),
     (lambda x: max_pool2d(x, 0), ValueError, "kernel_size"),
 ])
 def test_pooling_errors(call, error, match):

@@ -196,8 +196,15 @@ class _BatchNorm(Module):
             self.weight.data[...] = 1
             self.bias.data[...] = 0
 
+    input_ndims: tuple = ()   # the input ranks a subclass accepts
+    input_layout = ""
+
     def _check_input_dim(self, input) -> None:
-        raise NotImplementedError
+        if input.ndim not in self.input_ndims:
+            ranks = " or ".join(f"{n}D" for n in self.input_ndims)
+            raise ShapeError(f"{type(self).__name__}: expected {ranks} input "
+                             f"{self.input_layout}, got {input.ndim}D input of shape "
+                             f"{input.shape}")
 
     def forward(self, input: Tensor) -> Tensor:
         self._check_input_dim(input)
@@ -225,19 +232,13 @@ class _BatchNorm(Module):
 class BatchNorm1d(_BatchNorm):
     """Batch norm of an (N, C) or (N, C, L) input, statistics per channel C."""
 
-    def _check_input_dim(self, input) -> None:
-        if input.ndim not in (2, 3):
-            raise ShapeError(f"BatchNorm1d: expected 2D or 3D input (N, C) or (N, C, L), got "
-                             f"{input.ndim}D input of shape {input.shape}")
+    input_ndims, input_layout = (2, 3), "(N, C) or (N, C, L)"
 
 
 class BatchNorm2d(_BatchNorm):
     """Batch norm of an (N, C, H, W) input, statistics per channel C over N, H and W."""
 
-    def _check_input_dim(self, input) -> None:
-        if input.ndim != 4:
-            raise ShapeError(f"BatchNorm2d: expected 4D input (N, C, H, W), got {input.ndim}D "
-                             f"input of shape {input.shape}")
+    input_ndims, input_layout = (4,), "(N, C, H, W)"
 
 
 def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,

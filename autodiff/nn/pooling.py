@@ -142,7 +142,7 @@ def adaptive_avg_pool2d(x: Tensor, output_size=1) -> Tensor:
         return x.mean(axis=(2, 3), keepdims=True)
     h, w = x.shape[2:]
     if h % oh or w % ow:
-        raise NotImplementedError(
+        raise ShapeError(
             f"adaptive_avg_pool2d: output size {(oh, ow)} must divide the input size {(h, w)} "
             f"here (uneven adaptive windows are not implemented); use output_size=1 or "
             f"avg_pool2d")
