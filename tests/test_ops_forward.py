@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import autodiff as ad
-from strategies import (BINARY, arrays, away_from_zero, broadcastable_shapes, device, distinct,
-                        matmul_shapes, positive, reshape_targets, shape_and_axis,
-                        shape_and_one_axis, shapes)
+from strategies import (BINARY, INDEX_CASES, X_SHAPE, arrays, away_from_zero,
+                        broadcastable_shapes, device, distinct, make_index, matmul_shapes,
+                        positive, reshape_targets, shape_and_axis, shape_and_one_axis, shapes)
 
 RTOL = 1e-6  # float64 inputs
 
@@ -290,34 +290,7 @@ def test_transpose_swaps_only_two_dims():
 
 
 # -- indexing --------------------------------------------------------------------------------------
-X_SHAPE = (4, 3, 5)
-# explicit index cases on an array of shape X_SHAPE (host objects; Tensors are made per backend)
-INDEX_CASES = {
-    "step-slice": (slice(None, None, 2),),
-    "negative-step": (slice(None, None, -1), 1),
-    "neg-int": -1,
-    "ints": (2, -1, 0),
-    "ellipsis-none": (Ellipsis, None, 2),
-    "none-ellipsis-slice": (None, Ellipsis, slice(1, 4)),
-    "list-repeated": [0, 0, 2],
-    "array-2d-repeated": np.array([[0, 3], [3, 3]]),
-    "neg-array": np.array([-1, -4, -1]),
-    "slice+array": (slice(1, None), [0, 0, 2]),
-    "array,slice,array": ([0, -1, 0], slice(None), [4, 4, 1]),
-    "ellipsis+array": (Ellipsis, [1, 1, -5]),
-    "int+array": (1, [2, 2]),
-    "mask-1d": np.array([True, False, True, True]),
-    "mask-2d": np.arange(12).reshape(4, 3) % 3 != 1,
-    "mask-full": np.arange(60).reshape(X_SHAPE) % 7 < 3,
-    "mask-list": [True, False, False, True],
-    "slice+mask": (slice(None), np.array([False, True, True])),
-    "tensor-index": "tensor",  # ad.Tensor([0, 0, 2]) made on the active backend
-}
 
-
-def make_index(case):
-    index = INDEX_CASES[case]
-    return ad.Tensor(np.array([0, 0, 2, -1])) if isinstance(index, str) else index
 
 
 @pytest.mark.parametrize("case", sorted(INDEX_CASES))

@@ -183,7 +183,20 @@ class Module:
         return lines[0] + (")" if len(lines) == 1 else "\n" + "\n".join(lines[1:]) + "\n)")
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """Sub-modules named "0", "1", ...: indexable, sized and iterable in that order."""
+
+    def __getitem__(self, i):
+        return list(self._modules.values())[i]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+
+class Sequential(_ModuleSequence):
     """Modules applied one after the other; named "0", "1", ... as in PyTorch."""
 
     def __init__(self, *modules: Module):
@@ -196,17 +209,8 @@ class Sequential(Module):
             x = m(x)
         return x
 
-    def __getitem__(self, i):
-        return list(self._modules.values())[i]
 
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules, registered as "0", "1", ..."""
 
     def __init__(self, modules=()):
@@ -217,12 +221,3 @@ class ModuleList(Module):
     def append(self, module: Module) -> "ModuleList":
         setattr(self, str(len(self._modules)), module)
         return self
-
-    def __getitem__(self, i):
-        return list(self._modules.values())[i]
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
