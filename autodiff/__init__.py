@@ -6,7 +6,7 @@
     y.backward()
     x.grad            # 2 * x
 """
-from . import backend
+from . import backend, threads
 from .backend import get_backend, manual_seed, set_backend
 from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .errors import AnomalyError, BackendError, DeviceError, GradcheckError, ShapeError
@@ -16,9 +16,11 @@ from .functions import (abs, cat, clamp, clip, concatenate, exp, log, log_softma
                         softmax, sqrt, stack, sum, tanh, transpose, where)
 from .gradcheck import gradcheck
 from .tensor import Tensor, is_tensor
+from .threads import num_threads, set_num_threads
 
 __all__ = [
-    "backend", "get_backend", "set_backend", "manual_seed",
+    "backend", "get_backend", "set_backend", "manual_seed", "threads", "num_threads",
+    "set_num_threads",
     "Tensor", "tensor", "is_tensor", "zeros", "ones", "full", "zeros_like", "ones_like",
     "arange", "randn", "rand",
     "Function", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly", "gradcheck",

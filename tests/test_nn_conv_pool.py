@@ -135,7 +135,7 @@ def conv_problems(draw):
     w = draw(st.integers(max(1, kw - 2 * pw), 7))
     return {"x": (n, c, h, w), "w": (o, c, kh, kw), "stride": (sh, sw), "padding": (ph, pw),
             "bias": draw(st.booleans()), "chunk": draw(st.sampled_from([1, 50, 1 << 19])),
-            "seed": draw(st.integers(0, 2 ** 16))}
+            "full_rows": draw(st.booleans()), "seed": draw(st.integers(0, 2 ** 16))}
 
 
 def _run(fn, p, rng):
@@ -148,12 +148,14 @@ def _run(fn, p, rng):
 
 @given(conv_problems())
 def test_conv2d_equals_its_naive_twin(p):
-    old = conv_module.CHUNK_ELEMENTS
+    """Every chunking and both patch layouts (rows of OW, or whole padded rows at stride 1)."""
+    old = conv_module.CHUNK_ELEMENTS, conv_module.FULL_ROWS_MAX_WASTE
     conv_module.CHUNK_ELEMENTS = p["chunk"]
+    conv_module.FULL_ROWS_MAX_WASTE = float("inf") if p["full_rows"] else -1.0
     try:
         fused = _run(conv2d, p, np.random.default_rng(p["seed"]))
     finally:
-        conv_module.CHUNK_ELEMENTS = old
+        conv_module.CHUNK_ELEMENTS, conv_module.FULL_ROWS_MAX_WASTE = old
     naive = _run(conv2d_naive, p, np.random.default_rng(p["seed"]))
     for name, a, b in zip(["y", "dx", "dw", "db"], fused, naive):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12, err_msg=name)
@@ -166,6 +168,27 @@ def test_conv2d_equals_a_numpy_loop(xs, ws, stride, padding, small_chunks):
     y = conv2d(t64(xh), t64(wh), t64(bh), stride, padding)
     np.testing.assert_allclose(host(y), conv_reference(xh, wh, bh, stride, padding),
                                rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("full_rows", [True, False], ids=["full-rows", "windows"])
+def test_conv2d_patch_layouts_on_cifar_sized_images(full_rows, monkeypatch):
+    """The sizes of the ResNet layers (the full-rows layout is the default there): values
+    against the host loop, gradients against the windows layout's (float64)."""
+    monkeypatch.setattr(conv_module, "CHUNK_ELEMENTS", 3000)      # several uneven chunks
+    rng = np.random.default_rng(5)
+    xh, wh = rng.standard_normal((5, 2, 16, 16)), rng.standard_normal((3, 2, 3, 3))
+    gh = rng.standard_normal((5, 3, 16, 16))
+    results = []
+    for waste in (float("inf") if full_rows else -1.0, -1.0):
+        monkeypatch.setattr(conv_module, "FULL_ROWS_MAX_WASTE", waste)
+        x, w = t64(xh), t64(wh)
+        y = conv2d(x, w, None, 1, 1)
+        y.backward(t64(gh, requires_grad=False))
+        results.append([host(y), host(x.grad), host(w.grad)])
+    np.testing.assert_allclose(results[0][0], conv_reference(xh, wh, None, 1, 1), rtol=1e-12,
+                               atol=1e-12)
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
 def test_conv2d_float32_stays_float32_and_matches_the_reference():

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import autodiff as ad
+import autodiff.nn.normalization as norm_module
 from autodiff.nn.losses import (CrossEntropyLoss, MSELoss, NLLLoss, cross_entropy,
                                 cross_entropy_composite, log_softmax, mse_loss, nll_loss, softmax)
 from autodiff.nn.normalization import (BatchNorm1d, BatchNorm2d, LayerNorm, batch_norm,
@@ -71,6 +72,23 @@ def test_fused_batch_norm_equals_composite_values_and_gradients(shape):
     for fused, composite in zip(*results):
         np.testing.assert_allclose(fused, composite, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(results[0][0], bn_reference(xh, wh, bh), rtol=1e-10, atol=1e-12)
+
+
+def test_fused_batch_norm_over_several_chunks_equals_composite(monkeypatch):
+    """One image per chunk: the per-chunk sums of the fused kernel add up to the statistics."""
+    monkeypatch.setattr(norm_module, "CHUNK_ELEMENTS", 1)
+    shape = (5, 3, 2, 4)
+    xh, wh, bh, gh = randn(*shape), 1 + randn(3, seed=1), randn(3, seed=2), randn(*shape, seed=4)
+    results = []
+    for fn in (lambda x, w, b: batch_norm(x, None, None, w, b, training=True),
+               batch_norm_composite):
+        x, w, b = dev(xh), dev(wh), dev(bh)
+        fn(x, w, b).backward(dev(gh, requires_grad=False))
+        results.append([host(x.grad), host(w.grad), host(b.grad)])
+    for fused, composite in zip(*results):
+        np.testing.assert_allclose(fused, composite, rtol=1e-10, atol=1e-12)
+    x = dev(xh)
+    assert ad.gradcheck(lambda x: batch_norm(x, None, None, training=True), x)
 
 
 def test_batch_norm_float32_stays_float32():

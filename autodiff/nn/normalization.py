@@ -27,7 +27,7 @@ checking the fused one.
 """
 from __future__ import annotations
 
-from .. import backend
+from .. import backend, threads
 from ..errors import DeviceError, ShapeError
 from ..function import Function
 from ..tensor import Tensor
@@ -44,51 +44,85 @@ def _channel_shape(ndim: int, channels: int) -> tuple:
     return (1, channels) + (1,) * (ndim - 2)
 
 
+# elements per batch chunk on the CPU: each pass over a chunk stays in cache, and the chunks of
+# a pass run on all cores (autodiff.threads)
+CHUNK_ELEMENTS = 1 << 17
+
+
 class BatchNormFunction(Function):
-    """Training-mode batch norm over axes ``axes``: forward normalizes with the batch statistics
-    (and updates ``running_mean`` / ``running_var`` in place when given); backward as in the
-    module docstring. Inputs: x, then weight and bias when ``affine``."""
+    """Training-mode batch norm over the batch and spatial axes of an (N, C, ...) input: forward
+    normalizes with the batch statistics (and updates ``running_mean`` / ``running_var`` in
+    place when given); backward as in the module docstring. Inputs: x, then weight and bias
+    when ``affine``.
+
+    It works on x as (N, C, S) (S the spatial size) and keeps the centered input x - mu rather
+    than xhat (xhat = (x - mu) inv_std is never stored): forward is one pass for the sums, one
+    writing x - mu (and summing its squares), one writing y = (x - mu) (gamma inv_std) + beta.
+    Each pass runs over batch chunks on all CPU cores; per-chunk sums are added in chunk order."""
 
     def forward(self, x, weight=None, bias=None):
-        xp, axes = self.xp, self.axes
-        n = x.size // x.shape[1]
-        mean = x.mean(axis=axes, keepdims=True)
-        xhat = x - mean
-        var = (xhat * xhat).mean(axis=axes, keepdims=True)
-        self.inv_std = 1.0 / xp.sqrt(var + self.eps)
-        xhat *= self.inv_std
-        self.xhat, self.weight, self.n = xhat, weight, n
+        xp = self.xp
+        n_batch, channels = x.shape[:2]
+        x3 = x.reshape(n_batch, channels, -1)                   # (N, C, S)
+        n = x.size // channels
+        chunks = threads.batch_chunks(x, n_batch, x3[0].size, CHUNK_ELEMENTS)
+        total = sum(threads.map_chunks(lambda r: x3[r[0]:r[1]].sum(axis=(0, 2)), chunks))
+        mean = total / n
+        centered = xp.empty_like(x3)
+
+        def center(r):
+            c = centered[r[0]:r[1]]
+            xp.subtract(x3[r[0]:r[1]], mean[:, None], out=c)
+            return xp.einsum("ncs,ncs->nc", c, c).sum(axis=0)   # sum of squares, per channel
+        var = sum(threads.map_chunks(center, chunks)) / n
+        inv_std = 1.0 / xp.sqrt(var + self.eps)
+        self.centered, self.inv_std, self.weight, self.n = centered, inv_std, weight, n
         if self.running_mean is not None:
             m = self.momentum
-            self.running_mean[...] = (1 - m) * self.running_mean + m * mean.reshape(-1)
-            self.running_var[...] = (1 - m) * self.running_var + \
-                (m * n / (n - 1)) * var.reshape(-1)
-        if weight is None:
-            return xhat.copy()  # never hand out the saved xhat itself
-        shape = _channel_shape(x.ndim, x.shape[1])
-        y = xhat * weight.reshape(shape)
-        y += bias.reshape(shape)
-        return y
+            self.running_mean[...] = (1 - m) * self.running_mean + m * mean
+            self.running_var[...] = (1 - m) * self.running_var + (m * n / (n - 1)) * var
+        scale = inv_std if weight is None else inv_std * weight
+        y = xp.empty_like(x3)
+
+        def normalize(r):
+            out = y[r[0]:r[1]]
+            xp.multiply(centered[r[0]:r[1]], scale[:, None], out=out)
+            if bias is not None:
+                out += bias[:, None]
+        threads.map_chunks(normalize, chunks)
+        self.chunks = chunks
+        return y.reshape(x.shape)
 
     def backward(self, g):
-        xp, axes, xhat, n = self.xp, self.axes, self.xhat, self.n
-        shape = _channel_shape(g.ndim, g.shape[1])
-        sum_g = g.sum(axis=axes, keepdims=True)                 # dL/dbeta
-        tmp = g * xhat
-        sum_g_xhat = tmp.sum(axis=axes, keepdims=True)          # dL/dgamma
+        xp, n, inv_std, centered = self.xp, self.n, self.inv_std, self.centered
+        g3 = g.reshape(centered.shape)
+
+        def sums(r):
+            gc = g3[r[0]:r[1]]
+            return gc.sum(axis=(0, 2)), xp.einsum("ncs,ncs->nc", gc, centered[r[0]:r[1]]).sum(0)
+        parts = threads.map_chunks(sums, self.chunks)
+        sum_g = sum(p[0] for p in parts)                            # dL/dbeta
+        sum_g_xhat = sum(p[1] for p in parts) * inv_std             # dL/dgamma
         gx = None
         if self.needs_grad(0):
-            scale = self.inv_std if self.weight is None else \
-                self.inv_std * self.weight.reshape(shape)
-            xp.multiply(xhat, sum_g_xhat * (1.0 / n), out=tmp)  # reuse tmp's memory
-            gx = g - sum_g * (1.0 / n)
-            gx -= tmp
-            gx *= scale
+            # gx = scale (g - sum_g / n - xhat sum_g_xhat / n), xhat = centered * inv_std
+            scale = inv_std if self.weight is None else inv_std * self.weight
+            per_centered = (scale * inv_std * sum_g_xhat / n)[:, None]
+            offset = (scale * sum_g / n)[:, None]
+            gx = xp.empty_like(g3)
+
+            def grad_x(r):
+                out = gx[r[0]:r[1]]
+                xp.multiply(g3[r[0]:r[1]], scale[:, None], out=out)
+                out -= centered[r[0]:r[1]] * per_centered
+                out -= offset
+            threads.map_chunks(grad_x, self.chunks)
+            gx = gx.reshape(g.shape)
         if self.weight is None:
             return (gx,)
         return (gx,
-                sum_g_xhat.reshape(-1) if self.needs_grad(1) else None,
-                sum_g.reshape(-1) if self.needs_grad(2) else None)
+                sum_g_xhat if self.needs_grad(1) else None,
+                sum_g if self.needs_grad(2) else None)
 
 
 def _buffer(value, like):
@@ -127,7 +161,7 @@ def batch_norm(input: Tensor, running_mean=None, running_var=None, weight: Tenso
         if input.size // max(channels, 1) <= 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input "
                              f"of shape {input.shape}")
-        params = dict(axes=_channel_axes(input.ndim), eps=float(eps), momentum=float(momentum),
+        params = dict(eps=float(eps), momentum=float(momentum),
                       running_mean=_buffer(running_mean, input.data),
                       running_var=_buffer(running_var, input.data))
         if weight is None:

@@ -1,0 +1,119 @@
+"""The CPU thread pool: order of results, errors, nesting, settings; and the operations that use
+it give bitwise the same numbers on one thread and on several (the chunks are the same, and
+partial sums are added in chunk order)."""
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
+
+import autodiff as ad
+import autodiff.nn.conv as conv_module
+import autodiff.nn.normalization as norm_module
+from autodiff import threads
+from autodiff.nn import functional as F
+
+
+@pytest.fixture
+def two_threads():
+    old = threads.num_threads()
+    threads.set_num_threads(2)
+    yield
+    threads.set_num_threads(old)
+
+
+def test_map_chunks_keeps_the_order_and_uses_other_threads(two_threads):
+    seen = set()
+
+    def work(i):
+        seen.add(threading.get_ident())
+        return i * i
+    assert threads.map_chunks(work, list(range(11))) == [i * i for i in range(11)]
+    assert len(seen) == 2                          # the caller and one pool thread
+
+
+def test_map_chunks_raises_the_error_after_every_run_stopped(two_threads):
+    finished = []
+
+    def work(i):
+        if i == 0:
+            raise ValueError("chunk 0 failed")
+        finished.append(i)
+        return i
+    with pytest.raises(ValueError, match="chunk 0 failed"):
+        threads.map_chunks(work, [0, 1, 2, 3])
+    assert sorted(finished) == [2, 3]              # the other run went to its end
+
+
+def test_nested_map_chunks_runs_inline(two_threads):
+    def inner(i):
+        return threading.get_ident()
+
+    def outer(i):
+        return set(threads.map_chunks(inner, [0, 1, 2])) == {threading.get_ident()}
+    assert all(threads.map_chunks(outer, [0, 1, 2, 3]))
+
+
+def test_blas_threads_are_restored(two_threads):
+    def blas_threads():
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    with threadpool_limits(2, user_api="blas"):
+        before = blas_threads()
+        inside = threads.map_chunks(lambda i: blas_threads(), [0, 1])
+        assert blas_threads() == before
+    assert all(n == 1 for run in inside for n in run)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_set_num_threads_rejects_non_positive_ints(bad):
+    with pytest.raises(ValueError, match="set_num_threads: n must be a positive int"):
+        threads.set_num_threads(bad)
+
+
+def test_environment_variable_sets_the_count_or_names_itself():
+    code = "from autodiff import threads; print(threads.num_threads())"
+    run = [sys.executable, "-c", code]
+    out = subprocess.run(run, env={"MINIOPTIM_NUM_THREADS": "3", "PATH": ""},
+                         capture_output=True, text=True)
+    assert out.stdout.strip() == "3"
+    out = subprocess.run(run, env={"MINIOPTIM_NUM_THREADS": "many", "PATH": ""},
+                         capture_output=True, text=True)
+    assert "MINIOPTIM_NUM_THREADS must be a positive integer" in out.stderr
+    assert "'many'" in out.stderr
+
+
+def test_batch_chunks_cover_the_batch_in_whole_items():
+    x = ad.Tensor(np.zeros((10, 3))).data
+    assert threads.batch_chunks(x, 10, per_item=3, target=7) == [(0, 2), (2, 4), (4, 6), (6, 8),
+                                                                  (8, 10)]
+    assert threads.batch_chunks(x, 10, per_item=30, target=7) == [(i, i + 1) for i in range(10)]
+
+
+def _conv_bn_step(n_threads):
+    """conv (stride 1) -> batch norm -> relu -> conv (stride 2) -> batch norm, and backward."""
+    threads.set_num_threads(n_threads)
+    rng = np.random.default_rng(0)
+
+    def param(*shape):
+        return ad.Tensor(rng.standard_normal(shape).astype(np.float32), requires_grad=True)
+    x, w1, w2, gamma, beta = param(9, 3, 12, 12), param(4, 3, 3, 3), param(4, 4, 3, 3), \
+        param(4), param(4)
+    y = F.batch_norm(F.conv2d(x, w1, None, 1, 1), None, None, gamma, beta, training=True)
+    z = F.batch_norm(F.conv2d(y.relu(), w2, None, 2, 1), None, None, gamma, beta, training=True)
+    (z * z).sum().backward()
+    return [ad.backend.to_numpy(t.data if isinstance(t, ad.Tensor) else t)
+            for t in (z, x.grad, w1.grad, w2.grad, gamma.grad, beta.grad)]
+
+
+def test_conv_and_batch_norm_are_bitwise_the_same_on_one_and_two_threads(monkeypatch):
+    monkeypatch.setattr(conv_module, "CHUNK_ELEMENTS", 2000)
+    monkeypatch.setattr(norm_module, "CHUNK_ELEMENTS", 300)
+    old = threads.num_threads()
+    try:
+        one, two = _conv_bn_step(1), _conv_bn_step(2)
+    finally:
+        threads.set_num_threads(old)
+    for a, b in zip(one, two):
+        assert np.array_equal(a, b)
