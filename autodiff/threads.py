@@ -21,6 +21,7 @@ GPU arrays never come here: on a GPU one launch covers the whole batch.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -103,6 +104,13 @@ def batch_chunks(array, n: int, per_item: int, target: int) -> list:
     return [(lo, min(lo + step, n)) for lo in range(0, n, step)]
 
 
+def slices(fn: Callable, flat, target: int = 1 << 18) -> None:
+    """fn(s) for consecutive slices s that cover the 1-d array ``flat``, ~``target`` elements
+    each, on all cores: for element-wise work (no BLAS) on large arrays. One call on a GPU."""
+    chunks = batch_chunks(flat, flat.shape[0], 1, target)
+    map_chunks(lambda r: fn(slice(r[0], r[1])), chunks, blas=False)
+
+
 def _run_group(fn: Callable, group: Sequence) -> list:
     _local.inside = True
     try:
@@ -111,20 +119,21 @@ def _run_group(fn: Callable, group: Sequence) -> list:
         _local.inside = False
 
 
-def map_chunks(fn: Callable, items: Sequence) -> list:
+def map_chunks(fn: Callable, items: Sequence, blas: bool = True) -> list:
     """[fn(item) for item in items], the calls spread over ``num_threads()`` threads.
 
     The items are cut into one run of consecutive items per thread (handing over a task costs
     ~20 us, so there are as few as possible); the calling thread works through the first run
     itself. The calls must be independent (write disjoint outputs). Results come back in the
     order of ``items``; an exception raised by a call is raised here, after every run has
-    stopped. Called from inside a call, or with one thread or one item, it is a plain loop."""
+    stopped. Called from inside a call, or with one thread or one item, it is a plain loop.
+    ``blas=False`` says the calls make no BLAS products: BLAS's threads are left alone."""
     k = min(_state.threads, len(items))
     if k < 2 or getattr(_local, "inside", False):
         return [fn(item) for item in items]
     bounds = [len(items) * i // k for i in range(k + 1)]
     groups = [items[bounds[i]:bounds[i + 1]] for i in range(k)]
-    with _one_blas_thread():
+    with _one_blas_thread() if blas else contextlib.nullcontext():
         futures = [_pool().submit(_run_group, fn, group) for group in groups[1:]]
         try:
             results = _run_group(fn, groups[0])
@@ -137,4 +146,4 @@ def map_chunks(fn: Callable, items: Sequence) -> list:
     return results
 
 
-__all__ = ["ENV_VAR", "batch_chunks", "map_chunks", "num_threads", "set_num_threads"]
+__all__ = ["ENV_VAR", "batch_chunks", "map_chunks", "num_threads", "slices", "set_num_threads"]

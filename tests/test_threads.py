@@ -117,3 +117,29 @@ def test_conv_and_batch_norm_are_bitwise_the_same_on_one_and_two_threads(monkeyp
         threads.set_num_threads(old)
     for a, b in zip(one, two):
         assert np.array_equal(a, b)
+
+
+def test_slices_cover_the_array_once(two_threads):
+    flat = ad.Tensor(np.zeros(1000)).data
+    hits = np.zeros(1000, dtype=int)
+    lock = threading.Lock()
+
+    def mark(s):
+        with lock:
+            hits[s] += 1
+    threads.slices(mark, flat, target=64)
+    assert (hits == 1).all()
+
+
+def test_relu_over_many_slices_is_the_definition(two_threads):
+    """A large activation is cut in slices on two threads; values and gradient as one max."""
+    rng = np.random.default_rng(3)
+    xh = rng.standard_normal((3, 7, 110, 130)).astype(np.float32)     # > 2**18 entries
+    xh[0, 0, 0, :3] = [np.nan, np.inf, -np.inf]
+    gh = rng.standard_normal(xh.shape).astype(np.float32)
+    x = ad.Tensor(xh, requires_grad=True)
+    y = x.relu()
+    y.backward(ad.Tensor(gh))
+    np.testing.assert_array_equal(ad.backend.to_numpy(y.data), np.maximum(xh, 0))
+    np.testing.assert_array_equal(ad.backend.to_numpy(x.grad.data if isinstance(x.grad, ad.Tensor)
+                                                      else x.grad), gh * (xh > 0))

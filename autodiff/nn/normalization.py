@@ -55,10 +55,12 @@ class BatchNormFunction(Function):
     place when given); backward as in the module docstring. Inputs: x, then weight and bias
     when ``affine``.
 
-    It works on x as (N, C, S) (S the spatial size) and keeps the centered input x - mu rather
-    than xhat (xhat = (x - mu) inv_std is never stored): forward is one pass for the sums, one
-    writing x - mu (and summing its squares), one writing y = (x - mu) (gamma inv_std) + beta.
-    Each pass runs over batch chunks on all CPU cores; per-chunk sums are added in chunk order."""
+    It works on x as (N, C, S) (S the spatial size), cut into batch chunks that run on all CPU
+    cores, and streams x from memory as few times as it can: forward reads x once for the
+    statistics (each chunk's mean and sum of squared deviations, combined exactly as Chan,
+    Golub and LeVeque's parallel variance), once more to write y; it keeps only x itself (which
+    the graph holds anyway) and recomputes x - mu chunk by chunk in backward. Per-chunk sums
+    are added in chunk order, so the result does not depend on the number of threads."""
 
     def forward(self, x, weight=None, bias=None):
         xp = self.xp
@@ -66,17 +68,19 @@ class BatchNormFunction(Function):
         x3 = x.reshape(n_batch, channels, -1)                   # (N, C, S)
         n = x.size // channels
         chunks = threads.batch_chunks(x, n_batch, x3[0].size, CHUNK_ELEMENTS)
-        total = sum(threads.map_chunks(lambda r: x3[r[0]:r[1]].sum(axis=(0, 2)), chunks))
-        mean = total / n
-        centered = xp.empty_like(x3)
 
-        def center(r):
-            c = centered[r[0]:r[1]]
-            xp.subtract(x3[r[0]:r[1]], mean[:, None], out=c)
-            return xp.einsum("ncs,ncs->nc", c, c).sum(axis=0)   # sum of squares, per channel
-        var = sum(threads.map_chunks(center, chunks)) / n
+        def stats(r):         # count, mean, sum of squared deviations: per channel, one chunk
+            xc = x3[r[0]:r[1]]
+            count = xc.shape[0] * xc.shape[2]
+            m = xc.sum(axis=(0, 2)) / count
+            d = xc - m[:, None]
+            return count, m, xp.einsum("ncs,ncs->nc", d, d).sum(axis=0)
+        parts = threads.map_chunks(stats, chunks, blas=False)
+        mean = sum(k * m for k, m, _ in parts) / n
+        var = sum(s + k * (m - mean) ** 2 for k, m, s in parts) / n   # biased, for normalizing
         inv_std = 1.0 / xp.sqrt(var + self.eps)
-        self.centered, self.inv_std, self.weight, self.n = centered, inv_std, weight, n
+        self.x3, self.mean, self.inv_std, self.weight, self.n = x3, mean, inv_std, weight, n
+        self.chunks = chunks
         if self.running_mean is not None:
             m = self.momentum
             self.running_mean[...] = (1 - m) * self.running_mean + m * mean
@@ -84,28 +88,29 @@ class BatchNormFunction(Function):
         scale = inv_std if weight is None else inv_std * weight
         y = xp.empty_like(x3)
 
-        def normalize(r):
+        def normalize(r):     # y = (x - mu) * gamma inv_std + beta
             out = y[r[0]:r[1]]
-            xp.multiply(centered[r[0]:r[1]], scale[:, None], out=out)
+            xp.subtract(x3[r[0]:r[1]], mean[:, None], out=out)
+            out *= scale[:, None]
             if bias is not None:
                 out += bias[:, None]
-        threads.map_chunks(normalize, chunks)
-        self.chunks = chunks
+        threads.map_chunks(normalize, chunks, blas=False)
         return y.reshape(x.shape)
 
     def backward(self, g):
-        xp, n, inv_std, centered = self.xp, self.n, self.inv_std, self.centered
-        g3 = g.reshape(centered.shape)
+        xp, n, inv_std, mean, x3 = self.xp, self.n, self.inv_std, self.mean, self.x3
+        g3 = g.reshape(x3.shape)
 
         def sums(r):
             gc = g3[r[0]:r[1]]
-            return gc.sum(axis=(0, 2)), xp.einsum("ncs,ncs->nc", gc, centered[r[0]:r[1]]).sum(0)
-        parts = threads.map_chunks(sums, self.chunks)
+            centered = x3[r[0]:r[1]] - mean[:, None]
+            return gc.sum(axis=(0, 2)), xp.einsum("ncs,ncs->nc", gc, centered).sum(axis=0)
+        parts = threads.map_chunks(sums, self.chunks, blas=False)
         sum_g = sum(p[0] for p in parts)                            # dL/dbeta
         sum_g_xhat = sum(p[1] for p in parts) * inv_std             # dL/dgamma
         gx = None
         if self.needs_grad(0):
-            # gx = scale (g - sum_g / n - xhat sum_g_xhat / n), xhat = centered * inv_std
+            # gx = scale (g - sum_g / n - xhat sum_g_xhat / n),  xhat = (x - mu) inv_std
             scale = inv_std if self.weight is None else inv_std * self.weight
             per_centered = (scale * inv_std * sum_g_xhat / n)[:, None]
             offset = (scale * sum_g / n)[:, None]
@@ -113,10 +118,11 @@ class BatchNormFunction(Function):
 
             def grad_x(r):
                 out = gx[r[0]:r[1]]
-                xp.multiply(g3[r[0]:r[1]], scale[:, None], out=out)
-                out -= centered[r[0]:r[1]] * per_centered
+                xp.subtract(x3[r[0]:r[1]], mean[:, None], out=out)
+                out *= -per_centered
+                out += g3[r[0]:r[1]] * scale[:, None]
                 out -= offset
-            threads.map_chunks(grad_x, self.chunks)
+            threads.map_chunks(grad_x, self.chunks, blas=False)
             gx = gx.reshape(g.shape)
         if self.weight is None:
             return (gx,)
