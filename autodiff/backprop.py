@@ -5,7 +5,7 @@ RNN unrolled over 1,000 steps needs no deep Python call stack.
 """
 from __future__ import annotations
 
-from . import backend
+from . import backend, threads
 from .function import _mode, check_backward
 
 
@@ -63,7 +63,7 @@ def run_backward(root, grad=None, retain_graph: bool = False) -> None:
                     f"have its input's shape (sum over broadcast dimensions)."
                 )
             prev = grads.get(id(parent))
-            grads[id(parent)] = pg if prev is None else prev + pg
+            grads[id(parent)] = pg if prev is None else threads.add(prev, pg)
         if not retain_graph:
             fn.release()
 

@@ -22,6 +22,7 @@ GPU arrays never come here: on a GPU one launch covers the whole batch.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -104,46 +105,75 @@ def batch_chunks(array, n: int, per_item: int, target: int) -> list:
     return [(lo, min(lo + step, n)) for lo in range(0, n, step)]
 
 
-def slices(fn: Callable, flat, target: int = 1 << 18) -> None:
+# elements per slice of element-wise work (1 MB of float32: streams well, few hand-overs)
+SLICE_ELEMENTS = 1 << 18
+
+
+def slices(fn: Callable, flat, target: int = SLICE_ELEMENTS) -> None:
     """fn(s) for consecutive slices s that cover the 1-d array ``flat``, ~``target`` elements
     each, on all cores: for element-wise work (no BLAS) on large arrays. One call on a GPU."""
     chunks = batch_chunks(flat, flat.shape[0], 1, target)
     map_chunks(lambda r: fn(slice(r[0], r[1])), chunks, blas=False)
 
 
-def _run_group(fn: Callable, group: Sequence) -> list:
-    _local.inside = True
-    try:
-        return [fn(item) for item in group]
-    finally:
-        _local.inside = False
+def add(a, b):
+    """a + b; for two large C-contiguous arrays of one shape and dtype on the CPU (residual
+    connections, gradients of a tensor used twice), in slices on all cores."""
+    if a.shape != b.shape or a.dtype != b.dtype or a.size < 2 * SLICE_ELEMENTS or \
+            not (a.flags.c_contiguous and b.flags.c_contiguous):
+        return a + b
+    out = backend.array_module(a).empty_like(a)
+    fa, fb, fo = a.reshape(-1), b.reshape(-1), out.reshape(-1)
+
+    def part(s):
+        backend.array_module(a).add(fa[s], fb[s], out=fo[s])
+    slices(part, fo)
+    return out
+
+
+class _Work:
+    """The items of one map_chunks call, handed out one at a time to whichever thread asks."""
+
+    def __init__(self, fn: Callable, items: Sequence):
+        self.fn, self.items = fn, items
+        self.results = [None] * len(items)
+        self.next = itertools.count()          # next() on a count is atomic under the GIL
+        self.error = None
+
+    def run(self) -> None:
+        _local.inside = True
+        try:
+            for i in iter(self.next.__next__, None):
+                if i >= len(self.items) or self.error is not None:
+                    return
+                self.results[i] = self.fn(self.items[i])
+        except BaseException as exc:          # stop the other threads, re-raised by the caller
+            self.error = exc
+        finally:
+            _local.inside = False
 
 
 def map_chunks(fn: Callable, items: Sequence, blas: bool = True) -> list:
     """[fn(item) for item in items], the calls spread over ``num_threads()`` threads.
 
-    The items are cut into one run of consecutive items per thread (handing over a task costs
-    ~20 us, so there are as few as possible); the calling thread works through the first run
-    itself. The calls must be independent (write disjoint outputs). Results come back in the
-    order of ``items``; an exception raised by a call is raised here, after every run has
+    The calling thread and num_threads() - 1 pool threads each take the next item not yet
+    taken until none is left, so a core that another program slows down simply does fewer
+    items. The calls must be independent (write disjoint outputs). Results come back in the
+    order of ``items``; an exception raised by a call is raised here, after every thread has
     stopped. Called from inside a call, or with one thread or one item, it is a plain loop.
     ``blas=False`` says the calls make no BLAS products: BLAS's threads are left alone."""
     k = min(_state.threads, len(items))
     if k < 2 or getattr(_local, "inside", False):
         return [fn(item) for item in items]
-    bounds = [len(items) * i // k for i in range(k + 1)]
-    groups = [items[bounds[i]:bounds[i + 1]] for i in range(k)]
+    work = _Work(fn, items)
     with _one_blas_thread() if blas else contextlib.nullcontext():
-        futures = [_pool().submit(_run_group, fn, group) for group in groups[1:]]
-        try:
-            results = _run_group(fn, groups[0])
-        finally:
-            done = [f.exception() for f in futures]       # waits for every run
-        for f, error in zip(futures, done):
-            if error is not None:
-                raise error
-            results.extend(f.result())
-    return results
+        futures = [_pool().submit(work.run) for _ in range(k - 1)]
+        work.run()
+        for f in futures:
+            f.result()                         # waits for every thread
+    if work.error is not None:
+        raise work.error
+    return work.results
 
 
-__all__ = ["ENV_VAR", "batch_chunks", "map_chunks", "num_threads", "slices", "set_num_threads"]
+__all__ = ["ENV_VAR", "add", "batch_chunks", "map_chunks", "num_threads", "slices", "set_num_threads"]

@@ -4,6 +4,7 @@ partial sums are added in chunk order)."""
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -26,25 +27,31 @@ def two_threads():
 
 def test_map_chunks_keeps_the_order_and_uses_other_threads(two_threads):
     seen = set()
+    both_started = threading.Barrier(2, timeout=10)
 
     def work(i):
-        seen.add(threading.get_ident())
+        if threading.get_ident() not in seen:     # each thread's first item waits for the other
+            seen.add(threading.get_ident())
+            both_started.wait()
         return i * i
     assert threads.map_chunks(work, list(range(11))) == [i * i for i in range(11)]
     assert len(seen) == 2                          # the caller and one pool thread
 
 
-def test_map_chunks_raises_the_error_after_every_run_stopped(two_threads):
-    finished = []
+def test_map_chunks_raises_the_error_after_every_thread_stopped(two_threads):
+    calls = []
 
     def work(i):
-        if i == 0:
-            raise ValueError("chunk 0 failed")
-        finished.append(i)
+        calls.append(i)
+        time.sleep(0.001)
+        if i == 3:
+            raise ValueError("chunk 3 failed")
         return i
-    with pytest.raises(ValueError, match="chunk 0 failed"):
-        threads.map_chunks(work, [0, 1, 2, 3])
-    assert sorted(finished) == [2, 3]              # the other run went to its end
+    with pytest.raises(ValueError, match="chunk 3 failed"):
+        threads.map_chunks(work, list(range(200)))
+    made = len(calls)
+    time.sleep(0.05)
+    assert len(calls) == made < 200                # nothing runs on, nothing more was started
 
 
 def test_nested_map_chunks_runs_inline(two_threads):
@@ -143,3 +150,17 @@ def test_relu_over_many_slices_is_the_definition(two_threads):
     np.testing.assert_array_equal(ad.backend.to_numpy(y.data), np.maximum(xh, 0))
     np.testing.assert_array_equal(ad.backend.to_numpy(x.grad.data if isinstance(x.grad, ad.Tensor)
                                                       else x.grad), gh * (xh > 0))
+
+
+def test_add_of_large_arrays_in_slices_is_plain_addition(two_threads):
+    rng = np.random.default_rng(4)
+    a = ad.Tensor(rng.standard_normal((5, 300, 400)).astype(np.float32), requires_grad=True)
+    b = ad.Tensor(rng.standard_normal((5, 300, 400)).astype(np.float32), requires_grad=True)
+    y = a + b                                      # Add's forward, cut in slices
+    (y * a).sum().backward()                       # a is used twice: its gradients are added
+    ah, bh = (ad.backend.to_numpy(t.data) for t in (a, b))
+    np.testing.assert_array_equal(ad.backend.to_numpy(y.data), ah + bh)
+    grad = a.grad.data if isinstance(a.grad, ad.Tensor) else a.grad
+    np.testing.assert_array_equal(ad.backend.to_numpy(grad), ah + (ah + bh))
+    small = threads.add(a.data[:1, :2], b.data[:1, :2])  # small or strided: one plain sum
+    np.testing.assert_array_equal(ad.backend.to_numpy(small), ah[:1, :2] + bh[:1, :2])

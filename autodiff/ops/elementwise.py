@@ -25,7 +25,7 @@ class _Binary(Function):
 
 class Add(_Binary):            # y = a + b;  dy/da = 1, dy/db = 1
     def forward(self, a, b):
-        return a + b
+        return threads.add(a, b)  # a + b (large same-shape arrays: on all CPU cores)
 
     def backward(self, g):
         return self.grads(g, g)
