@@ -89,8 +89,13 @@ def main(argv=None) -> int:
             line.append(f"{fw}: {t * 1000:7.1f} ms/step, peak +{m:6.1f} MiB")
         if "torch" in summary:
             (t0, m0), (t1, m1) = summary["minioptim"], summary["torch"]
-            line.append(f"ratio time {t0 / t1:.2f}x (target <= 1.5), memory {m0 / max(m1, 1e-9):.2f}x "
-                        f"(target <= 2)")
+            rounds = sorted(a["median_s"] / b["median_s"]
+                            for a, b in zip(results["minioptim"], results["torch"]))
+            best = min(r["min_s"] for r in results["minioptim"]) / \
+                min(r["min_s"] for r in results["torch"])
+            line.append(f"ratio time {t0 / t1:.2f}x (target <= 1.5; rounds {rounds[0]:.2f}-"
+                        f"{rounds[-1]:.2f}, fastest steps {best:.2f}), memory "
+                        f"{m0 / max(m1, 1e-9):.2f}x (target <= 2)")
         print("  ".join(line), flush=True)
     return 0
 
