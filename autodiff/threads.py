@@ -60,6 +60,8 @@ class _State:
     pool: ThreadPoolExecutor | None = None
     pool_size = 0
     blas = None                                  # threadpoolctl's controller, made on first use
+    blas_limit = None                            # the limit in force while blas_users > 0
+    blas_users = 0
 
 
 _state = _State()
@@ -79,6 +81,16 @@ def set_num_threads(n: int) -> None:
     _state.threads = n
 
 
+def _forget_pool() -> None:
+    # A forked child has the pool object but none of its threads: work handed to it would
+    # wait forever. The child makes its own pool on first use.
+    _state.pool, _state.pool_size = None, 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _pool() -> ThreadPoolExecutor:
     with _lock:
         if _state.pool is None or _state.pool_size != _state.threads:
@@ -89,11 +101,24 @@ def _pool() -> ThreadPoolExecutor:
         return _state.pool
 
 
+@contextlib.contextmanager
 def _one_blas_thread():
-    if _state.blas is None:
-        from threadpoolctl import ThreadpoolController
-        _state.blas = ThreadpoolController()
-    return _state.blas.limit(limits=1, user_api="blas")
+    """BLAS on one thread while any map_chunks runs. Counted, so that two callers on two
+    threads of their own restore BLAS's thread count once, after the last of them."""
+    with _lock:
+        if _state.blas_users == 0:
+            if _state.blas is None:
+                from threadpoolctl import ThreadpoolController
+                _state.blas = ThreadpoolController()
+            _state.blas_limit = _state.blas.limit(limits=1, user_api="blas")
+        _state.blas_users += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _state.blas_users -= 1
+            if _state.blas_users == 0:
+                _state.blas_limit.restore_original_limits()
 
 
 def batch_chunks(array, n: int, per_item: int, target: int) -> list:

@@ -164,3 +164,44 @@ def test_add_of_large_arrays_in_slices_is_plain_addition(two_threads):
     np.testing.assert_array_equal(ad.backend.to_numpy(grad), ah + (ah + bh))
     small = threads.add(a.data[:1, :2], b.data[:1, :2])  # small or strided: one plain sum
     np.testing.assert_array_equal(ad.backend.to_numpy(small), ah[:1, :2] + bh[:1, :2])
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_a_forked_child_gets_its_own_pool(two_threads):
+    """After the pool has run, a child made by fork (multiprocessing's default on Linux before
+    Python 3.14) still runs chunked work instead of waiting for the parent's threads."""
+    import multiprocessing
+    threads.map_chunks(lambda i: i, list(range(8)))              # the parent's pool exists
+    ctx = multiprocessing.get_context("fork")
+    child = ctx.Process(target=_child_work)
+    child.start()
+    child.join(timeout=60)
+    if child.is_alive():
+        child.kill()
+    assert child.exitcode == 0
+
+
+def _child_work():
+    x = ad.Tensor(np.arange(3 * 4 * 200 * 200, dtype=np.float32).reshape(3, 4, 200, 200) - 1e5)
+    y = x.relu()                                   # slices on two threads, in the child
+    sys.exit(0 if float(y.data.min()) == 0.0 else 1)
+
+
+def test_two_callers_at_once_restore_blas_after_the_last(two_threads):
+    def blas_threads():
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    gate = threading.Barrier(2, timeout=10)
+
+    def caller(results):
+        gate.wait()
+        results.append(threads.map_chunks(lambda i: (time.sleep(0.002), i)[1], list(range(20))))
+    with threadpool_limits(2, user_api="blas"):
+        before = blas_threads()
+        results = []
+        users = [threading.Thread(target=caller, args=(results,)) for _ in range(2)]
+        for t in users:
+            t.start()
+        for t in users:
+            t.join(timeout=30)
+        assert results == [list(range(20))] * 2
+        assert blas_threads() == before
