@@ -148,11 +148,12 @@ def add(a, b):
     if a.shape != b.shape or a.dtype != b.dtype or a.size < 2 * SLICE_ELEMENTS or \
             not (a.flags.c_contiguous and b.flags.c_contiguous):
         return a + b
-    out = backend.array_module(a).empty_like(a)
+    xp = backend.array_module(a)
+    out = xp.empty_like(a)
     fa, fb, fo = a.reshape(-1), b.reshape(-1), out.reshape(-1)
 
     def part(s):
-        backend.array_module(a).add(fa[s], fb[s], out=fo[s])
+        xp.add(fa[s], fb[s], out=fo[s])
     slices(part, fo)
     return out
 

@@ -172,17 +172,17 @@ def test_conv2d_equals_a_numpy_loop(xs, ws, stride, padding, small_chunks):
 
 @pytest.mark.parametrize("full_rows", [True, False], ids=["full-rows", "windows"])
 def test_conv2d_patch_layouts_on_cifar_sized_images(full_rows, monkeypatch):
-    """The sizes of the ResNet layers (the full-rows layout is the default there): values
-    against the host loop, gradients against the windows layout's (float64)."""
-    monkeypatch.setattr(conv_module, "CHUNK_ELEMENTS", 3000)      # several uneven chunks
+    """The sizes of the ResNet layers (the full-rows layout is the default there), in several
+    uneven chunks: values against the host loop, gradients against the naive twin (float64)."""
+    monkeypatch.setattr(conv_module, "CHUNK_ELEMENTS", 3000)
+    monkeypatch.setattr(conv_module, "FULL_ROWS_MAX_WASTE", float("inf") if full_rows else -1.0)
     rng = np.random.default_rng(5)
     xh, wh = rng.standard_normal((5, 2, 16, 16)), rng.standard_normal((3, 2, 3, 3))
     gh = rng.standard_normal((5, 3, 16, 16))
     results = []
-    for waste in (float("inf") if full_rows else -1.0, -1.0):
-        monkeypatch.setattr(conv_module, "FULL_ROWS_MAX_WASTE", waste)
+    for fn in (conv2d, conv2d_naive):
         x, w = t64(xh), t64(wh)
-        y = conv2d(x, w, None, 1, 1)
+        y = fn(x, w, None, 1, 1)
         y.backward(t64(gh, requires_grad=False))
         results.append([host(y), host(x.grad), host(w.grad)])
     np.testing.assert_allclose(results[0][0], conv_reference(xh, wh, None, 1, 1), rtol=1e-12,

@@ -17,6 +17,10 @@ from autodiff import threads
 from autodiff.nn import functional as F
 
 
+def blas_threads():
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
 @pytest.fixture
 def two_threads():
     old = threads.num_threads()
@@ -64,8 +68,6 @@ def test_nested_map_chunks_runs_inline(two_threads):
 
 
 def test_blas_threads_are_restored(two_threads):
-    def blas_threads():
-        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
     with threadpool_limits(2, user_api="blas"):
         before = blas_threads()
         inside = threads.map_chunks(lambda i: blas_threads(), [0, 1])
@@ -188,8 +190,6 @@ def _child_work():
 
 
 def test_two_callers_at_once_restore_blas_after_the_last(two_threads):
-    def blas_threads():
-        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
     gate = threading.Barrier(2, timeout=10)
 
     def caller(results):
