@@ -3,13 +3,23 @@
 Run every ``nbgrader`` command from this folder (the course root), e.g.
 ``nbgrader generate_assignment adam``. Everything nbgrader writes (release/, submitted/,
 autograded/, feedback/, gradebook.db, nbgrader.log) lands next to this file and is git-ignored.
+The settings shared with the students' side (the exchange folder, ``$MINIOPTIM_EXCHANGE``;
+nbgrader's helper programs found without activating the environment) are in
+``minioptim/course.py``.
 """
 import os
+
+try:
+    from minioptim.course import configure_nbgrader
+except ImportError as exc:
+    raise ImportError(f"the minioptim course needs minioptim in the Python that runs nbgrader "
+                      f"({exc}); install it there: pip install -e '.[course]'") from None
 
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
+configure_nbgrader(c)
 c.CourseDirectory.course_id = "minioptim"
 c.CourseDirectory.root = HERE
 c.CourseDirectory.source_directory = "source"        # the instructor's notebooks (in git)

@@ -1,13 +1,19 @@
 """The nbgrader course in ``assignments/``: the real pipeline, headless, in a temporary copy.
 
-The course folder (``nbgrader_config.py`` and ``source/``) is copied to a temporary directory,
-where ``python -m nbgrader`` (this interpreter's) runs ``generate_assignment``, then
-``autograde`` on five hand-made submissions, then ``generate_feedback``. Each notebook is
-executed in a fresh ``python3`` kernel of this interpreter's ipykernel, with Jupyter's, IPython's
-and matplotlib's folders in the temporary directory: nothing is written to the repository or to
-the user's home. Scores are read back from the gradebook.
+``tests/nbgrader_course.py`` copies the course into a temporary folder and runs nbgrader there as
+a fresh machine would (no activated environment: ``PATH`` holds only the system folders). The
+whole round trip of the README runs through a temporary exchange folder given only by
+``$MINIOPTIM_EXCHANGE``:
 
-The submissions, all built from the *released* notebook as a student would hand them in:
+1. the instructor runs ``generate_assignment`` and ``release_assignment``;
+2. two students, ``alice`` (right) and ``bob`` (the proximal step written as AdamW's), run
+   ``fetch_assignment adam --course minioptim``, fill in the notebook and ``submit`` it;
+3. the instructor runs ``collect``; five more hand-made submissions are put in ``submitted/``
+   (the way to grade notebooks returned by e-mail or a learning platform);
+4. the instructor runs ``autograde``, ``generate_feedback``, ``release_feedback`` and ``export``;
+5. each student runs ``fetch_feedback`` and finds the feedback page with the score.
+
+The hand-made submissions, built from the *released* notebook as a student would hand them in:
 
 - ``perfect``: the solution cells filled with the reference solutions -> full marks;
 - ``untouched``: the released notebook as it is -> 0;
@@ -25,23 +31,16 @@ selects), not once per backend.
 """
 from __future__ import annotations
 
+import csv
 import os
 import re
-import shutil
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import nbformat
 import pytest
+from nbgrader_course import COURSE, COURSE_ID, CourseRun
 
-REPO = Path(__file__).resolve().parents[1]
-COURSE = REPO / "assignments"
 ASSIGNMENT = "adam"
-COURSE_ID = "minioptim"
 SOURCE_NB = COURSE / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-COMMAND_TIMEOUT = 600  # seconds, per nbgrader command
 
 FULL_MARKS = 10.0
 VISIBLE_POINTS = {"test_adam_direction": 1.0, "test_adam_step_first_step": 1.0,
@@ -57,7 +56,9 @@ PROX_LINE = "return (w - lr * u) / (1 + lr * lam)"
 DECOUPLED_AS_PROX = "return (1 - lr * lam) * w - lr * u"
 
 REGION = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.DOTALL)
-STUDENTS = ("perfect", "untouched", "decoupled_prox", "deleted_tests", "edited_tests")
+HANDED_IN = ("perfect", "untouched", "decoupled_prox", "deleted_tests", "edited_tests")
+THROUGH_EXCHANGE = {"alice": "perfect", "bob": "decoupled_prox"}   # student -> what they write
+STUDENTS = HANDED_IN + tuple(THROUGH_EXCHANGE)
 
 
 def _nbgrader_meta(cell) -> dict:
@@ -78,7 +79,7 @@ def _strip_markers(source: str) -> str:
                      if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
 
 
-def _tree(path: Path) -> dict:
+def _tree(path) -> dict:
     return {str(p.relative_to(path)): p.stat().st_mtime_ns for p in path.rglob("*")}
 
 
@@ -117,61 +118,44 @@ def _submissions(release, source) -> dict:
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
-    from ipykernel.kernelspec import write_kernel_spec
-
     before = _tree(COURSE)
-    tmp = tmp_path_factory.mktemp("nbgrader")
-    root = tmp / "course"
-    root.mkdir()
-    shutil.copy2(COURSE / "nbgrader_config.py", root)
-    shutil.copytree(COURSE / "source", root / "source",
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-
-    home = tmp / "home"
-    env = {k: v for k, v in os.environ.items() if k != "MINIOPTIM_BACKEND"}  # the default backend
-    env.update({
-        "JUPYTER_CONFIG_DIR": str(home / "jupyter-config"),
-        "JUPYTER_DATA_DIR": str(home / "jupyter-data"),
-        "JUPYTER_RUNTIME_DIR": str(home / "jupyter-runtime"),
-        "JUPYTER_PLATFORM_DIRS": "1",
-        "IPYTHONDIR": str(home / "ipython"),
-        "MPLCONFIGDIR": str(home / "matplotlib"),
-        "MPLBACKEND": "Agg",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        # import minioptim from this checkout even when it is not installed
-        "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
-    })
-    for key in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR",
-                "MPLCONFIGDIR"):
-        Path(env[key]).mkdir(parents=True)
-    # "python3" = this interpreter's ipykernel, whatever kernels the user has installed
-    write_kernel_spec(Path(env["JUPYTER_DATA_DIR"]) / "kernels" / "python3")
-
-    timings = {}
-
-    def nbgrader(*args):
-        start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, env=env,
-                              capture_output=True, text=True, timeout=COMMAND_TIMEOUT,
-                              check=False)
-        timings[args[0]] = time.perf_counter() - start
-        if done.returncode != 0:
-            pytest.fail(f"nbgrader {' '.join(args)} failed ({done.returncode}):\n"
-                        f"{done.stdout[-4000:]}\n{done.stderr[-8000:]}")
-        return done.stdout + done.stderr
-
-    logs = {"generate_assignment": nbgrader("generate_assignment", ASSIGNMENT, "--force")}
+    run = CourseRun(tmp_path_factory.mktemp("nbgrader"))
+    logs = {"generate_assignment": run.instructor("generate_assignment", ASSIGNMENT, "--force"),
+            "release_assignment": run.instructor("release_assignment", ASSIGNMENT, "--force")}
+    root = run.root
     source = nbformat.read(root / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
     release_path = root / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     release = nbformat.read(release_path, as_version=4)
+    submissions = _submissions(release, source)
 
-    for student, nb in _submissions(release, source).items():
+    fetched = {}
+    for student, writes in THROUGH_EXCHANGE.items():
+        run.student(student, "fetch_assignment", ASSIGNMENT, "--course", COURSE_ID)
+        path = run.student_dir(student) / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+        fetched[student] = nbformat.read(path, as_version=4)
+        nbformat.write(submissions[writes], path)
+        logs[f"submit {student}"] = run.student(student, "submit", ASSIGNMENT, "--course",
+                                                COURSE_ID)
+    logs["collect"] = run.instructor("collect", ASSIGNMENT)
+
+    for student in HANDED_IN:
         folder = root / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True)
-        nbformat.write(nb, folder / f"{ASSIGNMENT}.ipynb")
+        nbformat.write(submissions[student], folder / f"{ASSIGNMENT}.ipynb")
 
-    logs["autograde"] = nbgrader("autograde", ASSIGNMENT, "--force")
-    logs["generate_feedback"] = nbgrader("generate_feedback", ASSIGNMENT, "--force")
+    logs["autograde"] = run.instructor("autograde", ASSIGNMENT, "--force")
+    logs["generate_feedback"] = run.instructor("generate_feedback", ASSIGNMENT, "--force")
+    # feedback goes back through the exchange for the submissions that came through it (the
+    # hand-made ones have no exchange record: their feedback pages are handed back by hand)
+    for student in THROUGH_EXCHANGE:
+        logs[f"release_feedback {student}"] = run.instructor("release_feedback", ASSIGNMENT,
+                                                             "--student", student)
+    logs["export"] = run.instructor("export")
+    feedback = {}
+    for student in THROUGH_EXCHANGE:
+        run.student(student, "fetch_feedback", ASSIGNMENT, "--course", COURSE_ID)
+        feedback[student] = sorted((run.student_dir(student) / ASSIGNMENT / "feedback")
+                                   .glob(f"*/{ASSIGNMENT}.html"))
 
     from nbgrader.api import Gradebook
     scores = {}
@@ -185,9 +169,12 @@ def pipeline(tmp_path_factory):
                 "failed": {g.name for g in notebook.grades if g.score < g.max_score}}
     autograded = {s: nbformat.read(root / "autograded" / s / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
                                    as_version=4) for s in STUDENTS}
+    with open(root / "grades.csv", newline="") as f:
+        grades = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}
     return {"root": root, "source": source, "release": release, "release_text":
             release_path.read_text(), "scores": scores, "autograded": autograded,
-            "logs": logs, "timings": timings, "before": before}
+            "logs": logs, "timings": run.timings, "before": before, "fetched": fetched,
+            "feedback": feedback, "grades": grades, "exchange": run.exchange}
 
 
 @pytest.fixture
@@ -308,3 +295,43 @@ def test_feedback_is_generated_for_every_student(course):
 def test_the_repository_is_untouched(course):
     assert _tree(COURSE) == course["before"], "the pipeline wrote into the repository's course"
     assert course["root"] != COURSE and COURSE not in course["root"].parents
+
+
+# -- the round trip through the exchange ---------------------------------------------------------
+
+def test_students_fetch_what_was_released(course):
+    released = [c.source for c in course["release"].cells]
+    for student, nb in course["fetched"].items():
+        assert [c.source for c in nb.cells] == released, student
+    assert (course["exchange"] / COURSE_ID / "outbound" / ASSIGNMENT).is_dir()
+
+
+def test_submissions_through_the_exchange_are_graded_and_exported(course):
+    assert course["scores"]["alice"]["score"] == FULL_MARKS
+    assert course["scores"]["bob"]["failed"] == PROX_ONLY
+    assert course["grades"]["alice"] == FULL_MARKS
+    assert course["grades"]["bob"] == FULL_MARKS - len(PROX_ONLY) == 8.0
+    assert set(course["grades"]) == set(STUDENTS)
+
+
+def test_students_fetch_their_feedback(course):
+    for student in ("alice", "bob"):
+        pages = course["feedback"][student]
+        assert len(pages) == 1, f"{student} fetched {pages}"
+        score = course["scores"][student]["score"]
+        assert f"{ASSIGNMENT} (Score: {score:.1f} / {FULL_MARKS:.1f})" in \
+            re.sub(r"\s+", " ", pages[0].read_text())
+
+
+def test_untouched_hidden_test_cells_raise_no_checksum_warning(course):
+    # only the submission whose test cells were edited is reported, once per test cell
+    warnings = re.findall(r"Attribute 'checksum' for cell (\S+) has changed",
+                          course["logs"]["autograde"])
+    assert sorted(warnings) == sorted([*VISIBLE_POINTS, *HIDDEN_POINTS])
+
+
+def test_the_course_extra_installs_the_students_config():
+    import tomllib
+    project = tomllib.loads((COURSE.parent / "pyproject.toml").read_text())
+    data_files = project["tool"]["setuptools"]["data-files"]
+    assert "jupyter-config/nbgrader_config.py" in data_files["etc/jupyter"]
