@@ -5,11 +5,18 @@ values and gradients, in float64, with the same weights (same names, shapes and 
 
 Kept out of the test suite on purpose: the tests never need PyTorch.
 """
+import sys
+
 import numpy as np
-import torch
 
 import autodiff as ad
 from autodiff.nn import LSTM
+
+try:
+    import torch
+except ImportError:
+    sys.exit("check_lstm_against_torch.py compares with PyTorch, which is not installed: "
+             "pip install -e '.[bench]'")
 
 
 def main() -> None:

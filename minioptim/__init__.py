@@ -1,10 +1,45 @@
 """minioptim: the optimizers of "Understanding Adam and AdamW through Proximal Updates,
-Scale-Freeness, and Relaxed Smoothness", and everything that exercises them."""
-from . import analysis, data, schedules
-from .clipping import clip_grad_norm, global_norm
-from .optimizers import (DECAY_MODES, SGD, AdaGrad, Adam, AdamProx, AdamW, GeneralizedSignSGD,
-                         Lion, Optimizer, PreconditionedGD, SGDClipGrad, SGDClipMomentum,
-                         SGDNormalized, SignSGD)
-from .schedules import LRScheduler
+Scale-Freeness, and Relaxed Smoothness", and everything that exercises them.
+
+    import minioptim as mo
+    opt = mo.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+
+The names below are imported on first use (``mo.Adam`` imports ``minioptim.optimizers``), so the
+``minioptim`` command starts without loading NumPy or the array backend and can report a
+mistake such as ``MINIOPTIM_BACKEND=bogus`` in one line.
+"""
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
+
+# name -> the submodule that defines it
+_NAMES = {
+    "Optimizer": "optimizers", "DECAY_MODES": "optimizers", "SGD": "optimizers",
+    "SGDNormalized": "optimizers", "SGDClipGrad": "optimizers", "SGDClipMomentum": "optimizers",
+    "AdaGrad": "optimizers", "Adam": "optimizers", "AdamW": "optimizers",
+    "AdamProx": "optimizers", "Lion": "optimizers", "GeneralizedSignSGD": "optimizers",
+    "SignSGD": "optimizers", "PreconditionedGD": "optimizers",
+    "LRScheduler": "schedules",
+    "clip_grad_norm": "clipping", "global_norm": "clipping",
+    "NonFiniteLossError": "errors",
+}
+_SUBMODULES = ("analysis", "cli", "clipping", "course", "data", "demo", "errors", "experiments",
+               "models", "optimizers", "problems", "schedules")
+
+__all__ = ["__version__", *_NAMES, *_SUBMODULES]
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _NAMES:
+        value = getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
+        globals()[name] = value                      # found directly from now on
+        return value
+    raise AttributeError(f"module 'minioptim' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -12,6 +12,8 @@ import numpy as np
 
 import autodiff as ad
 
+from .errors import NonFiniteLossError
+
 
 def two_spirals(n_per_class: int = 200, noise: float = 0.05, turns: float = 1.0, seed: int = 0):
     """Points (2n, 2) float32 and labels (2n,) int64 of two spirals of `turns` turns each."""
@@ -59,6 +61,8 @@ def run_demo(steps: int = 1000, seed: int = 0, lr: float = 2.0, print_every: int
     for step in range(steps + 1):
         loss = cross_entropy(forward(x, *params), y)
         history.append(loss.item())
+        if not math.isfinite(history[-1]):
+            raise NonFiniteLossError(step, history[-1], f"the step size {lr:g} is too large")
         if step % print_every == 0 or step == steps:
             out(f"step {step:4d}  loss {history[-1]:.4f}")
         if step == steps:

@@ -52,13 +52,6 @@ def test_gd_zigzags_and_crawls_but_runs_straight_when_preconditioned(outputs):
     assert curves["GD"][-1] > 1e-2 and curves["GD + preconditioning"][-1] < 1e-12
 
 
-def test_reproduce_refuses_a_file_as_output_folder(tmp_path, capsys):
-    f = tmp_path / "taken"
-    f.write_text("x")
-    assert cli.main(["reproduce", "scale-free", "--out", str(f)]) == 2
-    assert "is a file; give a folder" in capsys.readouterr().err
-
-
 def test_help_lists_what_can_be_reproduced(capsys):
     with pytest.raises(SystemExit):
         cli.main(["reproduce", "--help"])
