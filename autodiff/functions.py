@@ -12,8 +12,8 @@ def _tensor(x, like: Tensor | None = None, op: str = "") -> Tensor:
     if like is not None:
         return like._operand(x, op)
     if backend.is_array(x) and backend.backend_of(x) is not backend.active():
-        raise DeviceError(f"{op}: got a {backend.backend_of(x).name} array while the active backend "
-                          f"is {backend.get_backend()}; convert it with ad.Tensor(array)")
+        raise DeviceError(f"{op}: got a {backend.backend_of(x).name} array while the active "
+                          f"backend is {backend.get_backend()}; convert it with ad.Tensor(array)")
     return Tensor(x)
 
 

@@ -256,14 +256,17 @@ class Tensor:
         return -((-self).max(axis, keepdims, dim=dim, keepdim=keepdim))
 
     def log_softmax(self, axis=-1, *, dim=None):
-        return _ops.LogSoftmax.apply(self, axis=_ops.normalize_axis(self.ndim, dim if dim is not None else axis))
+        axis = _ops.normalize_axis(self.ndim, dim if dim is not None else axis)
+        return _ops.LogSoftmax.apply(self, axis=axis)
 
     def softmax(self, axis=-1, *, dim=None):
-        return _ops.Softmax.apply(self, axis=_ops.normalize_axis(self.ndim, dim if dim is not None else axis))
+        axis = _ops.normalize_axis(self.ndim, dim if dim is not None else axis)
+        return _ops.Softmax.apply(self, axis=axis)
 
     # -- shape ---------------------------------------------------------------------------
     def reshape(self, *shape):
-        return _ops.reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape)
+        one = len(shape) == 1 and not isinstance(shape[0], int)    # reshape((2, 3)), not (2, 3)
+        return _ops.reshape(self, shape[0] if one else shape)
 
     view = reshape
 
@@ -312,6 +315,19 @@ class Tensor:
 
 def is_tensor(obj) -> bool:
     return isinstance(obj, Tensor)
+
+
+def expect_tensor(obj, where: str) -> Tensor:
+    """``obj`` itself when it is a Tensor; otherwise a TypeError saying what it is and how to fix
+    it (a layer given a raw array would fail later with a message about the wrong thing)."""
+    if isinstance(obj, Tensor):
+        return obj
+    kind = type(obj)
+    name = kind.__name__ if kind.__module__ == "builtins" else \
+        f"{kind.__module__.split('.')[0]}.{kind.__name__}"
+    shape = f" of shape {tuple(obj.shape)}" if hasattr(obj, "shape") else ""
+    raise TypeError(f"{where}: expected a Tensor, got a {name}{shape}; wrap it with "
+                    f"ad.Tensor(x) (the batches of minioptim's DataLoader are tensors already)")
 
 
 from . import function as _function  # noqa: E402

@@ -1,12 +1,10 @@
 """Penn Treebank in its published format (tiny ptb.*.txt files made here), the vocabulary,
 batchify and the BPTT iterator, and the offline text default. No network."""
 import hashlib
-import socket
 
 import numpy as np
 import pytest
 
-from autodiff import backend
 from minioptim import data
 from minioptim.data import sources
 
@@ -95,7 +93,7 @@ def test_bptt_segments_have_the_right_shapes_and_shifted_targets():
     stream = np.arange(103)
     batched = data.batchify(stream, 4)  # (25, 4)
     it = data.BPTTIterator(batched, bptt=7)
-    pairs = [(backend.to_numpy(x), backend.to_numpy(y)) for x, y in it]
+    pairs = [(x.numpy(), y.numpy()) for x, y in it]
     assert len(pairs) == len(it) == 4  # 24 target rows: 7 + 7 + 7 + 3
     assert [x.shape for x, _ in pairs] == [(7, 4), (7, 4), (7, 4), (3, 4)]
     for x, y in pairs:
@@ -114,7 +112,7 @@ def test_variable_length_bptt_is_seeded_and_bounded():
     assert min(la[:-1]) >= 5 and max(la) <= 70 + 40
     assert any(n < 50 for n in la) and any(n > 70 for n in la)  # halved and jittered lengths
     assert a.lengths(epoch=1) != la  # a new draw each epoch
-    seen = [backend.to_numpy(x).shape[0] for x, _ in a]
+    seen = [x.shape[0] for x, _ in a]
     assert seen == la and a.epoch == 1
     with pytest.raises(TypeError, match="random"):
         len(a)
@@ -123,7 +121,7 @@ def test_variable_length_bptt_is_seeded_and_bounded():
 def test_corpus_batches_feed_an_lm(tiny_ptb):
     corpus = data.ptb(download=False)
     x, y = next(iter(corpus.batches("train", batch_size=2, bptt=3)))
-    x, y = backend.to_numpy(x), backend.to_numpy(y)
+    x, y = x.numpy(), y.numpy()
     assert x.shape == (3, 2)
     stream = corpus.train[:len(corpus.train) // 2]
     np.testing.assert_array_equal(x[:, 0], stream[:3])

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import autodiff as ad
+from autodiff import nn
 from autodiff.nn import init
 from autodiff.nn.layers import (Dropout, Embedding, Flatten, Identity, Linear, ReLU, Sigmoid, Tanh,
                                 dropout, embedding, linear)
@@ -298,3 +299,22 @@ def test_initializers_repeat_with_the_seed_on_every_backend(backend_name):
     ad.set_backend("numpy")
     ad.manual_seed(11)
     np.testing.assert_array_equal(init.kaiming_normal_(ad.zeros(8, 6)).numpy(), a)
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda: nn.Linear(3, 2), (4, 3)),
+    (lambda: nn.Conv2d(1, 2, 3), (2, 1, 5, 5)),
+    (lambda: nn.BatchNorm2d(1), (2, 1, 3, 3)),
+    (lambda: nn.LayerNorm(3), (2, 3)),
+    (lambda: nn.MaxPool2d(2), (1, 1, 4, 4)),
+    (lambda: nn.AdaptiveAvgPool2d(1), (1, 1, 4, 4)),
+    (lambda: nn.ReLU(), (3,)),
+    (lambda: nn.Dropout(0.5), (3,)),
+])
+def test_a_layer_given_a_raw_array_says_to_wrap_it(make, shape):
+    layer = make()
+    with pytest.raises(TypeError) as info:
+        layer(np.zeros(shape, dtype=np.float32))
+    message = str(info.value)
+    assert f"expected a Tensor, got a numpy.ndarray of shape {shape}" in message
+    assert "ad.Tensor(x)" in message

@@ -10,5 +10,6 @@ from .recurrent import LSTM, LSTMCell
 from .serialization import load, save
 
 __all__ = ["Module", "ModuleList", "Parameter", "Sequential", "save", "load", "functional", "init",
-           "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "ReLU", "Tanh", "Sigmoid", "Identity", "Flatten", "Dropout", "Embedding",
-           "BatchNorm1d", "BatchNorm2d", "LayerNorm", "LSTM", "LSTMCell", "CrossEntropyLoss", "MSELoss", "NLLLoss"]
+           "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "ReLU", "Tanh",
+           "Sigmoid", "Identity", "Flatten", "Dropout", "Embedding", "BatchNorm1d", "BatchNorm2d",
+           "LayerNorm", "LSTM", "LSTMCell", "CrossEntropyLoss", "MSELoss", "NLLLoss"]

@@ -56,7 +56,7 @@ from .. import backend, threads
 from ..errors import ShapeError
 from ..function import Function
 from ..functions import concatenate, stack
-from ..tensor import Tensor
+from ..tensor import Tensor, expect_tensor
 from . import init
 from .module import Module, Parameter
 
@@ -239,9 +239,8 @@ class Conv2dFunction(Function):
 
 
 def _check_conv_args(x, weight, bias, stride, padding, where: str):
-    if not isinstance(x, Tensor) or not isinstance(weight, Tensor):
-        raise TypeError(f"{where}: input and weight must be tensors, got "
-                        f"{type(x).__name__} and {type(weight).__name__}")
+    expect_tensor(x, f"{where} (input)")
+    expect_tensor(weight, f"{where} (weight)")
     if weight.ndim != 4:
         raise ShapeError(f"{where}: weight must have shape (out_channels, in_channels, kh, kw), "
                          f"got {weight.shape}")
@@ -337,10 +336,10 @@ class Conv2d(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
-        if not isinstance(x, Tensor) or x.ndim != 4 or x.shape[1] != self.in_channels:
-            shape = x.shape if isinstance(x, Tensor) else type(x).__name__
+        expect_tensor(x, repr(self))
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ShapeError(f"{self!r}: expected input of shape (N, {self.in_channels}, H, W) "
-                             f"({self.in_channels} channels), got {shape}")
+                             f"({self.in_channels} channels), got {x.shape}")
         return conv2d(x, self.weight, self.bias, self.stride, self.padding)
 
     def extra_repr(self) -> str:

@@ -15,7 +15,7 @@ import math
 from .. import backend
 from ..errors import ShapeError
 from ..function import Function
-from ..tensor import Tensor
+from ..tensor import Tensor, expect_tensor
 from . import init
 from .module import Module, Parameter
 
@@ -51,6 +51,7 @@ class LinearFunction(Function):
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = input W^T + b (``torch.nn.functional.linear``); input (..., in), weight (out, in)."""
+    expect_tensor(input, "linear")
     if input.ndim == 0 or input.shape[-1] != weight.shape[-1]:
         raise ShapeError(f"linear: input of shape {input.shape} does not fit a weight of shape "
                          f"{weight.shape} (out_features, in_features): the input's last "
@@ -62,16 +63,16 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 def relu(input: Tensor) -> Tensor:
     """max(x, 0)."""
-    return input.relu()
+    return expect_tensor(input, "relu").relu()
 
 
 def tanh(input: Tensor) -> Tensor:
-    return input.tanh()
+    return expect_tensor(input, "tanh").tanh()
 
 
 def sigmoid(input: Tensor) -> Tensor:
     """1 / (1 + exp(-x))."""
-    return input.sigmoid()
+    return expect_tensor(input, "sigmoid").sigmoid()
 
 
 class DropoutFunction(Function):
@@ -97,6 +98,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
 
     The mask is drawn on the host from ``backend.rng()`` (float32 uniforms, then moved as
     booleans), so a seed gives the same mask on every backend and for every input dtype."""
+    expect_tensor(input, "dropout")
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
@@ -206,17 +208,17 @@ class Linear(Module):
 
 class ReLU(Module):
     def forward(self, input):
-        return input.relu()
+        return relu(input)
 
 
 class Tanh(Module):
     def forward(self, input):
-        return input.tanh()
+        return tanh(input)
 
 
 class Sigmoid(Module):
     def forward(self, input):
-        return input.sigmoid()
+        return sigmoid(input)
 
 
 class Identity(Module):

@@ -19,7 +19,7 @@ import warnings
 from .. import backend
 from ..errors import ShapeError
 from ..function import Function
-from ..tensor import Tensor
+from ..tensor import Tensor, expect_tensor
 from .layers import _index_array
 from .module import Module
 
@@ -149,6 +149,7 @@ def cross_entropy(input: Tensor, target, *, ignore_index: int = -100,
     reduction: "mean" (over targets not equal to ``ignore_index``), "sum" or "none" (a loss per
     sample). A target outside [0, C) raises ValueError naming it, its position and C."""
     _check_reduction(reduction)
+    expect_tensor(input, "cross_entropy (logits)")
     t = _Targets("cross_entropy", input, target, ignore_index)
     out = CrossEntropyFunction.apply(t.logits, index=t.index, valid=t.valid, count=t.count,
                                      reduction=reduction)
@@ -193,7 +194,7 @@ def mse_loss(input: Tensor, target, *, reduction: str = "mean") -> Tensor:
     shapes that differ are broadcast with a warning (usually a bug: (N, 1) against (N,) gives an
     (N, N) difference)."""
     _check_reduction(reduction)
-    target = input._operand(target, "mse_loss")
+    target = expect_tensor(input, "mse_loss (input)")._operand(target, "mse_loss")
     if target.shape != input.shape:
         warnings.warn(f"mse_loss: the target shape {target.shape} differs from the input shape "
                       f"{input.shape}; they will be broadcast, which is likely wrong (reshape "

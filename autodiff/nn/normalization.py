@@ -30,7 +30,7 @@ from __future__ import annotations
 from .. import backend, threads
 from ..errors import DeviceError, ShapeError
 from ..function import Function
-from ..tensor import Tensor
+from ..tensor import Tensor, expect_tensor
 from .module import Module, Parameter
 
 
@@ -151,7 +151,7 @@ def batch_norm(input: Tensor, running_mean=None, running_var=None, weight: Tenso
     training=True: normalize with the batch statistics (fused forward and backward) and, when
     running_mean/running_var arrays are given, update them in place. training=False: normalize
     with running_mean/running_var."""
-    if input.ndim < 2:
+    if expect_tensor(input, "batch_norm").ndim < 2:
         raise ShapeError(f"batch_norm: expected an input of shape (N, C, ...), got {input.shape}")
     channels = input.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
@@ -247,7 +247,7 @@ class _BatchNorm(Module):
                              f"{input.shape}")
 
     def forward(self, input: Tensor) -> Tensor:
-        self._check_input_dim(input)
+        self._check_input_dim(expect_tensor(input, type(self).__name__))
         if input.shape[1] != self.num_features:
             raise ShapeError(f"{type(self).__name__}({self.num_features}): the input of shape "
                              f"{input.shape} has {input.shape[1]} channels (dimension 1), "
@@ -286,6 +286,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     """Normalize over the last len(normalized_shape) dimensions, per sample:
     y = (x - mean) / sqrt(var + eps) * weight + bias (biased variance; as
     ``torch.nn.functional.layer_norm``). Written with primitives."""
+    expect_tensor(input, "layer_norm")
     normalized_shape = _as_shape(normalized_shape)
     k = len(normalized_shape)
     if input.ndim < k or input.shape[input.ndim - k:] != normalized_shape:

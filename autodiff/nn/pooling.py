@@ -18,14 +18,13 @@ from __future__ import annotations
 
 from ..errors import ShapeError
 from ..function import Function
-from ..tensor import Tensor
+from ..tensor import Tensor, expect_tensor
 from .conv import _offset_slices, _out_size, _pad, _pair, _windows
 from .module import Module
 
 
 def _pool_args(x, kernel_size, stride, padding, where: str):
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{where}: expected a tensor, got {type(x).__name__}")
+    expect_tensor(x, where)
     kernel = _pair(kernel_size, "kernel_size", 1)
     stride = kernel if stride is None else _pair(stride, "stride", 1)
     padding = _pair(padding, "padding", 0)
@@ -135,9 +134,9 @@ def adaptive_avg_pool2d(x: Tensor, output_size=1) -> Tensor:
     average, shape (N, C, 1, 1)) works for any input; a larger size needs H and W divisible by
     it (then it is avg_pool2d with kernel = stride = input / output)."""
     oh, ow = _pair(output_size, "output_size", 1)
-    if not isinstance(x, Tensor) or x.ndim != 4:
+    if expect_tensor(x, "adaptive_avg_pool2d").ndim != 4:
         raise ShapeError(f"adaptive_avg_pool2d: expected a 4-d input (N, C, H, W), got "
-                         f"{x.shape if isinstance(x, Tensor) else type(x).__name__}")
+                         f"{x.shape}")
     if (oh, ow) == (1, 1):
         return x.mean(axis=(2, 3), keepdims=True)
     h, w = x.shape[2:]
@@ -152,9 +151,9 @@ def adaptive_avg_pool2d(x: Tensor, output_size=1) -> Tensor:
 def global_avg_pool2d(x: Tensor) -> Tensor:
     """The mean over H and W of x (N, C, H, W): shape (N, C) (adaptive_avg_pool2d(x, 1) then
     flatten, as at the end of a ResNet)."""
-    if not isinstance(x, Tensor) or x.ndim != 4:
+    if expect_tensor(x, "global_avg_pool2d").ndim != 4:
         raise ShapeError(f"global_avg_pool2d: expected a 4-d input (N, C, H, W), got "
-                         f"{x.shape if isinstance(x, Tensor) else type(x).__name__}")
+                         f"{x.shape}")
     return x.mean(axis=(2, 3))
 
 

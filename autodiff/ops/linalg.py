@@ -37,8 +37,8 @@ class MatMul(Function):
 def matmul(a, b):
     sa, sb = a.data.shape, b.data.shape
     if len(sa) == 0 or len(sb) == 0:
-        raise ShapeError(f"matmul: both operands need at least 1 dimension, got shapes {sa} and {sb}; "
-                         f"use * to multiply by a scalar")
+        raise ShapeError(f"matmul: both operands need at least 1 dimension, got shapes {sa} and "
+                         f"{sb}; use * to multiply by a scalar")
     inner_a, inner_b = sa[-1], (sb[0] if len(sb) == 1 else sb[-2])
     if inner_a != inner_b:
         raise ShapeError(

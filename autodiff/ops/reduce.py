@@ -1,4 +1,5 @@
-"""Reductions. Backward puts the reduced axes back (size 1) and broadcasts the gradient over them."""
+"""Reductions. Backward puts the reduced axes back (size 1) and broadcasts the gradient over
+them."""
 from __future__ import annotations
 
 from ..function import Function

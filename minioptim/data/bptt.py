@@ -4,7 +4,7 @@
 ``batchify(ids, batch_size)`` drops the last ``len(ids) % batch_size`` tokens and lays the rest
 out as ``batch_size`` contiguous streams, one per column: shape (T, batch_size). ``BPTTIterator``
 walks down the rows: each segment is ``data[i:i+L]`` with target ``data[i+1:i+1+L]`` (the next
-token), both of shape (L, batch_size), as device arrays.
+token), both of shape (L, batch_size), as integer tensors on the active backend.
 
 With ``variable_length=True`` the length L is drawn as in AWD-LSTM (Merity et al., 2018):
 base = bptt with probability 0.95, else bptt / 2; L = max(min_len, int(Normal(base, std)));
@@ -15,8 +15,7 @@ L <= bptt + max_extra. AWD-LSTM then scales the step size by L / bptt for that s
 >>> data.T
 array([[0, 1, 2, 3, 4],
        [5, 6, 7, 8, 9]])
->>> [(backend.to_numpy(x)[:, 0].tolist(), backend.to_numpy(y)[:, 0].tolist())
-...  for x, y in BPTTIterator(data, bptt=3)]
+>>> [(x.numpy()[:, 0].tolist(), y.numpy()[:, 0].tolist()) for x, y in BPTTIterator(data, bptt=3)]
 [([0, 1, 2], [1, 2, 3]), ([3], [4])]
 """
 from __future__ import annotations
@@ -26,6 +25,7 @@ import math
 import numpy as np
 
 from autodiff import backend
+from autodiff.tensor import Tensor
 
 
 def batchify(ids, batch_size: int) -> np.ndarray:
@@ -94,6 +94,6 @@ class BPTTIterator:
         epoch, self.epoch = self.epoch, self.epoch + 1
         i = 0
         for length in self.lengths(epoch):
-            yield (backend.asarray(self.data[i:i + length]),
-                   backend.asarray(self.data[i + 1:i + 1 + length]))
+            yield (Tensor._make(backend.asarray(self.data[i:i + length])),
+                   Tensor._make(backend.asarray(self.data[i + 1:i + 1 + length])))
             i += length

@@ -1,9 +1,11 @@
-"""``DataLoader``: batches of host arrays, shuffled by a seed, moved to the active backend.
+"""``DataLoader``: batches of host arrays, shuffled by a seed, handed out as tensors on the
+active backend (as PyTorch's loader hands out tensors: ``model(x)`` takes them as they come).
 
 The dataset stays on the host (NumPy); each batch is gathered by index (a copy of that batch
 only), transformed on the host, and crosses to the device with ``autodiff.backend.asarray`` as
-the last step. Memory beyond the dataset is one batch (up to three with ``prefetch``: queued,
-being made, in use) plus the epoch's index permutation.
+the last step, wrapped in an ``autodiff.Tensor`` (no further copy). Memory beyond the dataset is
+one batch (up to three with ``prefetch``: queued, being made, in use) plus the epoch's index
+permutation.
 
 Shuffling and augmentation draw from ``np.random.default_rng([seed, epoch])``: the same seed
 gives the same batches on every backend and with or without ``prefetch``, and each pass over the
@@ -24,6 +26,7 @@ import weakref
 import numpy as np
 
 from autodiff import backend
+from autodiff.tensor import Tensor
 
 _ITEM, _DONE, _ERROR = "item", "done", "error"
 _POLL_S = 0.05
@@ -59,7 +62,7 @@ def _takes_rng(transform) -> bool:
 
 
 class DataLoader:
-    """Iterate over ``dataset`` in batches of ``batch_size``, as device arrays.
+    """Iterate over ``dataset`` in batches of ``batch_size``, as tensors on the active backend.
 
     ``dataset``: an ``ImageSplit`` (yields ``(x, y)``), a tuple of NumPy arrays of equal length
     (yields a tuple of batches), or one array (yields one batch). ``transform(x, rng)`` (or
@@ -69,7 +72,7 @@ class DataLoader:
 
     >>> import numpy as np
     >>> loader = DataLoader((np.arange(10), np.arange(10) % 2), batch_size=4, shuffle=True, seed=0)
-    >>> len(loader), [len(backend.to_numpy(x)) for x, y in loader]
+    >>> len(loader), [len(x) for x, y in loader]
     (3, [4, 4, 2])
     """
 
@@ -115,7 +118,7 @@ class DataLoader:
             yield tuple(batch)
 
     def _to_device(self, batch):
-        moved = tuple(backend.asarray(a) for a in batch)
+        moved = tuple(Tensor._make(backend.asarray(a)) for a in batch)
         return moved[0] if len(moved) == 1 else moved
 
     def __iter__(self):
