@@ -48,8 +48,12 @@ for _widget, _value in [(k_slider, 3), (optimizer_picker, "Adam"), (k_slider, -1
     _events.append({"new_redraws": len(redraws) - _count, "last": list(redraws[-1]),
                     "picture_changed": picture.value != _png,
                     "png": picture.value[:8] == b"\x89PNG\r\n\x1a\n"})
+# the picture is drawn at the size it is shown: PNG pixels (its IHDR header) = layout size
+_png_size = [int.from_bytes(picture.value[16:20], "big"), int.from_bytes(picture.value[20:24], "big")]
 print("LESSON-PROBE " + _json.dumps({"spread": _spread, "shapes": sorted(_shapes),
-                                     "host_arrays": _host, "events": _events}))
+                                     "host_arrays": _host, "events": _events,
+                                     "png_size": _png_size,
+                                     "shown_size": [picture.layout.width, picture.layout.height]}))
 """
 
 PROBES = {"01_scale_freeness.ipynb": SCALE_FREENESS_PROBE}
@@ -169,6 +173,8 @@ def test_scale_freeness_widget_callback_and_widgets(backend_name, request):
     assert [e["last"] for e in events] == [[3, "GD"], [3, "Adam"], [-1, "Adam"], [-1, "Lion"]]
     for e in events:
         assert e["new_redraws"] == 1 and e["picture_changed"] and e["png"], e
+    width, height = probe["png_size"]
+    assert probe["shown_size"] == [f"{width}px", f"{height}px"] and width >= 700
 
 
 def test_a_failing_cell_is_reported_with_its_index(tmp_path, backend_name, request):

@@ -11,7 +11,8 @@ on f~. Adam (eps = 0), AdaGrad (eps = 0) and Lion are scale-free: each draws the
 on f~, so the condition number does not reach them.
 
 Step sizes: GD uses eta = 1.8 / L on each problem (L the largest curvature: 1.8/L is the usual
-"large but stable" choice that shows the zig-zag); the others use one eta for f and f~ (``METHODS``).
+"large but stable" choice that shows the zig-zag); the others use one eta for f and f~
+(``METHODS``).
 """
 from __future__ import annotations
 
@@ -88,14 +89,17 @@ def reproduce(out_dir: str, seed: int = 0, condition_number_2d: float = 50.0,
     twin = small.preconditioned()
     for k, name in enumerate(paths_2d):
         ax = fig.add_subplot(grid[k // 4, k % 4])
-        _contours(ax, twin if "precond" in name else small, plt)
         xs = paths_2d[name][0]
+        window = _window(xs)
+        _contours(ax, twin if "precond" in name else small, window)
         ax.plot(xs[:, 0], xs[:, 1], ".-", color="C3", lw=1, ms=3)
         ax.plot(*xs[0], "o", color="k", ms=5)
         ax.plot(1.0, 1.0, "*", color="gold", ms=12, mec="k")
         ax.set_title(name, fontsize=11)
-        ax.set_xlim(-2, 2.5)
-        ax.set_ylim(-0.5, 2.5)
+        ax.set_xlim(*window[0])
+        ax.set_ylim(*window[1])
+        ax.set_xlabel("$x_1$")
+        ax.set_ylabel("$x_2$")
     ax = fig.add_subplot(grid[2, :])
     for k, (name, (_, gap)) in enumerate(curves.items()):
         ax.semilogy(np.maximum(gap, 1e-16), color=f"C{k // 2}", lw=2 if k % 2 == 0 else 1.2,
@@ -107,7 +111,10 @@ def reproduce(out_dir: str, seed: int = 0, condition_number_2d: float = 50.0,
                  f"(dashed: on the preconditioned twin)")
     ax.legend(ncol=4, fontsize=9)
     fig.suptitle("Scale-free methods have an implicit preconditioner (2-d paths: condition "
-                 f"number {condition_number_2d:g})", fontsize=13)
+                 f"number {condition_number_2d:g})\n"
+                 r"GD takes $\eta = 1.8/L$: on the round twin ($L = 1$) each step overshoots the "
+                 r"minimizer, $x_{t+1} - x^\star = -0.8\,(x_t - x^\star)$, so its path jumps to "
+                 "and fro along one line", fontsize=12)
 
     figure = os.path.join(out_dir, "scale_free.png")
     _atomic(figure, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
@@ -121,12 +128,29 @@ def reproduce(out_dir: str, seed: int = 0, condition_number_2d: float = 50.0,
     return {"figure": figure, "curves": curves_csv, "paths": paths_json}
 
 
-def _contours(ax, problem: Quadratic, plt):
-    gx, gy = np.meshgrid(np.linspace(-2, 2.5, 120), np.linspace(-0.5, 2.5, 90))
+BASE_WINDOW = ((-2.0, 2.5), (-0.5, 2.5))
+
+
+def _window(xs, margin: float = 0.08):
+    """The base window, widened to hold every iterate of the path (with a margin)."""
+    (x0, x1), (y0, y1) = BASE_WINDOW
+    lo, hi = xs.min(axis=0), xs.max(axis=0)
+    x0, x1 = min(x0, lo[0]), max(x1, hi[0])
+    y0, y1 = min(y0, lo[1]), max(y1, hi[1])
+    dx, dy = margin * (x1 - x0), margin * (y1 - y0)
+    return (x0 - dx if lo[0] <= x0 else x0, x1 + dx if hi[0] >= x1 else x1), \
+        (y0 - dy if lo[1] <= y0 else y0, y1 + dy if hi[1] >= y1 else y1)
+
+
+def _contours(ax, problem: Quadratic, window):
+    """Level sets of log10(f - f* + 1e-3), all drawn solid (dashes mean "preconditioned twin"
+    in the curve panel)."""
+    gx, gy = np.meshgrid(np.linspace(*window[0], 240), np.linspace(*window[1], 180))
     h, b = problem._host["H"], problem._host["b"]
     z = 0.5 * (h[0] * gx ** 2 + h[1] * gy ** 2) + b[0] * gx + b[1] * gy + problem.c \
         - problem.min_value
-    ax.contour(gx, gy, np.log10(z + 1e-3), levels=12, colors="0.7", linewidths=0.7)
+    ax.contour(gx, gy, np.log10(z + 1e-3), levels=12, colors="0.7", linewidths=0.7,
+               linestyles="solid")
     ax.set_aspect("equal")
 
 
