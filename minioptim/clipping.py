@@ -4,7 +4,6 @@ from __future__ import annotations
 import math
 
 
-
 def global_norm(arrays) -> float:
     """||(a_1, ..., a_k)||_2: the Euclidean norm of all entries of all arrays together."""
     total = 0.0

@@ -2,7 +2,8 @@ r"""Test problems of the talk as plain arrays (no autodiff): quadratics and 1-d 
 functions, plus ``Point``/``run`` to drive any optimizer on them.
 
 - ``Quadratic``: f(x) = 1/2 x'Hx + b'x + c, H symmetric positive definite (the scale-freeness
-  corollary: with H diagonal, a scale-free algorithm cannot tell f from its ``preconditioned`` twin).
+  corollary: with H diagonal, a scale-free algorithm cannot tell f from its ``preconditioned``
+  twin).
 - ``Quartic``, ``ExpFunction``: (L0, L1)-smooth, |F''(x)| <= L0 + L1 |F'(x)|, but not smooth.
 - ``GDLowerBound``: a 1-d function where constant-step GD needs many more iterations than
   generalized SignSGD (the talk's GD lower bound, Zhang et al. NeurIPS'20 as corrected).

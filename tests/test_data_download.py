@@ -3,7 +3,6 @@ fetch(): verified files, or an error saying which file to put where. No network:
 URLs and a fake urlopen."""
 import hashlib
 import os
-import socket
 import urllib.request
 
 import pytest

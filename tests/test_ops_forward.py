@@ -292,7 +292,6 @@ def test_transpose_swaps_only_two_dims():
 # -- indexing --------------------------------------------------------------------------------------
 
 
-
 @pytest.mark.parametrize("case", sorted(INDEX_CASES))
 @settings(max_examples=3)
 @given(x=arrays(X_SHAPE))

@@ -192,7 +192,6 @@ def test_reshape_permute_transpose_gradcheck(data, shape):
 # -- indexing --------------------------------------------------------------------------------------
 
 
-
 @pytest.mark.parametrize("case", sorted(INDEX_CASES))
 @settings(max_examples=2)
 @given(x=arrays(X_SHAPE))

@@ -8,8 +8,6 @@ import minioptim as mo
 from params import P, host, dev
 
 
-
-
 def adam_ref(ws, gs, ms, vs, t, lr, b1, b2, eps, lam=0.0, mode="l2"):
     """One step of Adam in a decay mode, from the equations (host NumPy); returns w, m, v."""
     if mode == "l2":

@@ -21,8 +21,6 @@ STEPS = 3
 RTOL, ATOL = 1e-12, 1e-14
 
 
-
-
 # -- the problem: two parameters of shapes (3,) and (2, 2) ---------------------------------------
 _rng = np.random.default_rng(1234)
 W0 = [np.array([0.8, -1.3, 0.45]), np.array([[-0.6, 1.1], [0.25, -2.0]])]

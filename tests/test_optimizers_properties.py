@@ -18,8 +18,6 @@ import minioptim as mo
 from params import P, host
 
 
-
-
 SHAPES = [(3,), (2, 2)]
 DIM = sum(int(np.prod(s)) for s in SHAPES)
 

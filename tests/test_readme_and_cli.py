@@ -1,8 +1,13 @@
-"""The README stays true: its example runs, its test command is what CI runs, the CLI works."""
+"""The README stays true: every python block runs as printed, its test command is what CI runs,
+the CLI works."""
+import os
 import pathlib
 import re
 
 import numpy as np
+import pytest
+
+import autodiff as ad
 
 from minioptim import cli
 from minioptim.demo import run_demo
@@ -19,6 +24,23 @@ def test_ci_runs_exactly_the_readme_test_command():
     test_cmd = [b.strip() for b in _bash_blocks() if "pytest" in b]
     assert len(test_cmd) == 1
     assert test_cmd[0] in (ROOT / ".ci" / "run").read_text()
+
+
+def _python_blocks():
+    return re.findall(r"```python\n(.*?)```", README, flags=re.S)
+
+
+@pytest.mark.parametrize("index", range(len(_python_blocks())))
+def test_every_python_block_runs_as_printed(index, backend_name, tmp_path, monkeypatch, capsys):
+    if backend_name != (os.environ.get("MINIOPTIM_BACKEND") or "numpy"):
+        pytest.skip("a block picks its own backend; run once")
+    monkeypatch.chdir(tmp_path)                  # blocks that save files save them here
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    block = _python_blocks()[index]
+    try:
+        exec(compile(block, f"README.md python block {index}", "exec"), {})
+    finally:
+        ad.set_backend(backend_name)
 
 
 def test_readme_example_runs_and_its_gradients_are_right():

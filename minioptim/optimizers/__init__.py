@@ -1,4 +1,5 @@
-"""The optimizers of the talk, in order of increasing complexity; each file opens with its update."""
+"""The optimizers of the talk, in order of increasing complexity; each file opens with its
+update."""
 from .adagrad import AdaGrad
 from .adam import Adam, AdamProx, AdamW
 from .base import DECAY_MODES, Optimizer

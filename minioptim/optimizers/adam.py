@@ -2,8 +2,8 @@ r"""Adam, AdamW and AdamProx: one algorithm in the three weight-decay modes.
 
     m_t = beta1 m_{t-1} + (1 - beta1) g_t                 (m_0 = 0)
     v_t = beta2 v_{t-1} + (1 - beta2) g_t^2               (v_0 = 0)
-    u_t = m_t / (sqrt(v_t) + eps)                         (with bias correction: m_t / (1 - beta1^t)
-                                                           and v_t / (1 - beta2^t) in place of m_t, v_t)
+    u_t = m_t / (sqrt(v_t) + eps)               (with bias correction: m_t / (1 - beta1^t) and
+                                                 v_t / (1 - beta2^t) in place of m_t and v_t)
     Adam      g_t <- g_t + lambda w_{t-1};  w_t = w_{t-1} - eta u_t                ("l2")
     AdamW     w_t = w_{t-1} - eta (lambda w_{t-1} + u_t)                            ("decoupled")
     AdamProx  w_t = (w_{t-1} - eta u_t) / (1 + eta lambda)                          ("proximal")

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import numbers
 
-
-
 from ..clipping import global_norm
 from .base import Optimizer, check_in_unit_interval
 
