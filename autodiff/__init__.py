@@ -5,22 +5,30 @@
     y = (x * x).sum()
     y.backward()
     x.grad            # 2 * x
+
+Where to start reading: ``tensor.py`` (Tensor), ``function.py`` (a graph node), ``ops/`` (the
+primitives, each forward next to its derivative), ``backprop.py`` (the reverse-mode walk), then
+``nn/`` (layers written with the primitives). ``kernels/`` holds the fast versions of some
+layers; ``use_kernels(False)`` runs everything on the plain path.
 """
-from . import backend, threads
+from . import backend
+from .tensor import Tensor, is_tensor  # first: the modules below build Tensors
 from .backend import get_backend, manual_seed, set_backend
 from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .errors import AnomalyError, BackendError, DeviceError, GradcheckError, ShapeError
-from .function import Function, detect_anomaly, enable_grad, is_grad_enabled, no_grad
-from .functions import (abs, cat, clamp, clip, concatenate, exp, log, log_softmax, matmul,
-                        max, maximum, mean, min, minimum, permute, relu, reshape, sigmoid,
-                        softmax, sqrt, stack, sum, tanh, transpose, where)
+from .function import Function
 from .gradcheck import gradcheck
-from .tensor import Tensor, is_tensor
-from .threads import num_threads, set_num_threads
+from .kernels import kernels_enabled, use_kernels
+from .kernels import threads
+from .kernels.threads import num_threads, set_num_threads
+from .modes import detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from .tensor_functions import (abs, cat, clamp, clip, concatenate, exp, log, log_softmax,
+                               matmul, max, maximum, mean, min, minimum, permute, relu, reshape,
+                               sigmoid, softmax, sqrt, stack, sum, tanh, transpose, where)
 
 __all__ = [
     "backend", "get_backend", "set_backend", "manual_seed", "threads", "num_threads",
-    "set_num_threads",
+    "set_num_threads", "use_kernels", "kernels_enabled",
     "Tensor", "tensor", "is_tensor", "zeros", "ones", "full", "zeros_like", "ones_like",
     "arange", "randn", "rand",
     "Function", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly", "gradcheck",

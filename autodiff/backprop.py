@@ -5,8 +5,8 @@ RNN unrolled over 1,000 steps needs no deep Python call stack.
 """
 from __future__ import annotations
 
-from . import backend, threads
-from .function import _mode, check_backward
+from . import backend
+from .modes import check_backward, mode
 
 
 def topological_order(root) -> list:
@@ -51,7 +51,7 @@ def run_backward(root, grad=None, retain_graph: bool = False) -> None:
         if fn is None:
             continue
         in_grads = fn.backward(g)
-        if _mode.anomaly:
+        if mode.anomaly:
             check_backward(fn, in_grads)
         for parent, pg in zip(fn.inputs, in_grads):
             if pg is None or not parent._requires_grad:
@@ -63,7 +63,7 @@ def run_backward(root, grad=None, retain_graph: bool = False) -> None:
                     f"have its input's shape (sum over broadcast dimensions)."
                 )
             prev = grads.get(id(parent))
-            grads[id(parent)] = pg if prev is None else threads.add(prev, pg)
+            grads[id(parent)] = pg if prev is None else prev + pg
         if not retain_graph:
             fn.release()
 

@@ -16,7 +16,7 @@ import itertools
 
 from . import backend
 from .errors import GradcheckError
-from .function import no_grad
+from .modes import no_grad
 from .tensor import Tensor
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from . import backend
 from .backprop import run_backward
 from .errors import DeviceError
-from .function import is_grad_enabled, no_grad
+from .modes import is_grad_enabled, no_grad
 
 _FLOAT_KINDS = "f"
 
@@ -330,9 +330,6 @@ def expect_tensor(obj, where: str) -> Tensor:
                     f"ad.Tensor(x) (the batches of minioptim's DataLoader are tensors already)")
 
 
-from . import function as _function  # noqa: E402
 from . import ops as _ops  # noqa: E402  (ops build Tensors; Tensor methods call ops)
-
-_function._tensor_type = Tensor
 
 __all__ = ["Tensor", "is_tensor", "no_grad", "is_grad_enabled"]

@@ -35,6 +35,14 @@ def backend_name(request):
     ad.set_backend(BACKENDS[0])
 
 
+@pytest.fixture(params=["kernels", "reference"])
+def layer_path(request):
+    """Run the test twice: with the kernels of ``autodiff.kernels`` on, then with every layer on
+    its reference implementation (``ad.use_kernels(False)``)."""
+    with ad.use_kernels(request.param == "kernels"):
+        yield request.param
+
+
 @pytest.fixture
 def offline(monkeypatch, tmp_path):
     """No data test may reach the network or the user's cache."""

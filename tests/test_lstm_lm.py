@@ -1,5 +1,6 @@
-"""The LSTM language model: shapes, tied weights, truncated BPTT (the carried state is detached),
-and that it can fit a small fixed batch."""
+"""The LSTM language model, on both paths (kernels and reference): shapes, tied weights,
+truncated BPTT (the carried state is detached), that it can fit a small fixed batch, and that
+both paths give the same loss and gradients."""
 import doctest
 
 import numpy as np
@@ -10,6 +11,8 @@ import minioptim as mo
 from autodiff.nn.losses import cross_entropy
 from minioptim.models import lstm_lm
 from minioptim.models.lstm_lm import LSTMLanguageModel
+
+pytestmark = pytest.mark.usefixtures("layer_path")
 
 V, T, B = 20, 8, 4
 
@@ -138,3 +141,29 @@ def test_docstring_examples():
     ad.set_backend("numpy")  # the fixture restores the backend
     result = doctest.testmod(lstm_lm, extraglobs={"ad": ad})
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_the_same_loss_and_gradients_on_both_paths(layer_path):
+    """Two truncated-BPTT segments of a 2-layer LM with tied weights and dropout (the same masks:
+    the same seed), float32: kernels and reference agree to float32 rounding."""
+    if layer_path == "reference":
+        pytest.skip("the comparison runs both paths itself")
+    results = []
+    for kernels in (True, False):
+        with ad.use_kernels(kernels):
+            ad.manual_seed(4)
+            model = LSTMLanguageModel(V, 16, 16, num_layers=2, dropout=0.3, tie_weights=True)
+            state, losses = None, []
+            for seed in (0, 1):
+                x, y = tokens(seed)
+                loss, state = lm_loss(model, x, y, model.detach_state(state))
+                loss.backward()
+                losses.append(loss.item())
+            results.append((losses, {n: ad.backend.to_numpy(p.grad)
+                                     for n, p in model.named_parameters()}))
+    (losses_k, grads_k), (losses_r, grads_r) = results
+    np.testing.assert_allclose(losses_k, losses_r, rtol=1e-5)
+    for name in grads_k:
+        scale = np.abs(grads_r[name]).max()
+        np.testing.assert_allclose(grads_k[name], grads_r[name], rtol=0, atol=1e-4 * scale,
+                                   err_msg=name)

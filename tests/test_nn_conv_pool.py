@@ -1,14 +1,15 @@
-"""Convolution and pooling: gradients against finite differences, the fused convolution against
-its naive twin and against a direct NumPy loop, pooling on small arrays worked out by hand."""
+"""Convolution and pooling: gradients against finite differences, the convolution (both paths:
+kernel and reference) and unfold against direct NumPy loops, pooling on small arrays worked out
+by hand. The kernel is compared with the reference in tests/test_kernels.py."""
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import autodiff as ad
-import autodiff.nn.conv as conv_module
+import autodiff.kernels.conv2d as conv_kernel
 from autodiff import ShapeError
-from autodiff.nn.conv import Conv2d, conv2d, conv2d_naive
+from autodiff.nn.conv import Conv2d, conv2d, unfold
 from autodiff.nn.pooling import (
     AdaptiveAvgPool2d,
     AvgPool2d,
@@ -18,6 +19,9 @@ from autodiff.nn.pooling import (
     global_avg_pool2d,
     max_pool2d,
 )
+
+
+pytestmark = pytest.mark.usefixtures("layer_path")
 
 
 def t64(a, requires_grad=True):
@@ -82,11 +86,11 @@ def pool_reference(x, k, s, p, kind, count_include_pad=True):
 
 @pytest.fixture
 def small_chunks(request):
-    """Cut every batch into chunks of one image (the CPU path's chunk loop, uneven chunks)."""
-    old = conv_module.CHUNK_ELEMENTS
-    conv_module.CHUNK_ELEMENTS = 1
+    """Cut every batch into chunks of one image (the kernel's chunk loop, uneven chunks)."""
+    old = conv_kernel.CHUNK_ELEMENTS
+    conv_kernel.CHUNK_ELEMENTS = 1
     yield
-    conv_module.CHUNK_ELEMENTS = old
+    conv_kernel.CHUNK_ELEMENTS = old
 
 
 # -- convolution: gradients ------------------------------------------------------------------
@@ -118,49 +122,7 @@ def test_conv2d_gradcheck_with_several_chunks(small_chunks):
     assert ad.gradcheck(lambda x, w, b: conv2d(x, w, b, 2, 1), x, w, b)
 
 
-def test_conv2d_naive_gradcheck():
-    rng = np.random.default_rng(2)
-    x, w, b = (t64(rng.standard_normal(s)) for s in [(2, 2, 4, 5), (3, 2, 2, 3), (3,)])
-    assert ad.gradcheck(lambda x, w, b: conv2d_naive(x, w, b, (1, 2), 1), x, w, b)
-
-
-# -- convolution: the fused path against its naive twin and a host loop ---------------------------
-@st.composite
-def conv_problems(draw):
-    n, c, o = (draw(st.integers(1, 3)) for _ in range(3))
-    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
-    h = draw(st.integers(max(1, kh - 2 * ph), 7))
-    w = draw(st.integers(max(1, kw - 2 * pw), 7))
-    return {"x": (n, c, h, w), "w": (o, c, kh, kw), "stride": (sh, sw), "padding": (ph, pw),
-            "bias": draw(st.booleans()), "chunk": draw(st.sampled_from([1, 50, 1 << 19])),
-            "full_rows": draw(st.booleans()), "seed": draw(st.integers(0, 2 ** 16))}
-
-
-def _run(fn, p, rng):
-    x, w = t64(rng.standard_normal(p["x"])), t64(rng.standard_normal(p["w"]))
-    b = t64(rng.standard_normal(p["w"][0])) if p["bias"] else None
-    y = fn(x, w, b, p["stride"], p["padding"])
-    y.backward(ad.Tensor(np.random.default_rng(7).standard_normal(y.shape), dtype="float64"))
-    return [host(y)] + [host(t.grad) for t in (x, w, b) if t is not None]
-
-
-@given(conv_problems())
-def test_conv2d_equals_its_naive_twin(p):
-    """Every chunking and both patch layouts (rows of OW, or whole padded rows at stride 1)."""
-    old = conv_module.CHUNK_ELEMENTS, conv_module.FULL_ROWS_MAX_WASTE
-    conv_module.CHUNK_ELEMENTS = p["chunk"]
-    conv_module.FULL_ROWS_MAX_WASTE = float("inf") if p["full_rows"] else -1.0
-    try:
-        fused = _run(conv2d, p, np.random.default_rng(p["seed"]))
-    finally:
-        conv_module.CHUNK_ELEMENTS, conv_module.FULL_ROWS_MAX_WASTE = old
-    naive = _run(conv2d_naive, p, np.random.default_rng(p["seed"]))
-    for name, a, b in zip(["y", "dx", "dw", "db"], fused, naive):
-        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12, err_msg=name)
-
-
+# -- convolution and unfold against host loops ------------------------------------------------
 @pytest.mark.parametrize("xs,ws,stride,padding", CONV_CASES + [((4, 3, 9, 7), (5, 3, 3, 3), 2, 1)])
 def test_conv2d_equals_a_numpy_loop(xs, ws, stride, padding, small_chunks):
     rng = np.random.default_rng(3)
@@ -170,25 +132,49 @@ def test_conv2d_equals_a_numpy_loop(xs, ws, stride, padding, small_chunks):
                                rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("full_rows", [True, False], ids=["full-rows", "windows"])
-def test_conv2d_patch_layouts_on_cifar_sized_images(full_rows, monkeypatch):
-    """The sizes of the ResNet layers (the full-rows layout is the default there), in several
-    uneven chunks: values against the host loop, gradients against the naive twin (float64)."""
-    monkeypatch.setattr(conv_module, "CHUNK_ELEMENTS", 3000)
-    monkeypatch.setattr(conv_module, "FULL_ROWS_MAX_WASTE", float("inf") if full_rows else -1.0)
-    rng = np.random.default_rng(5)
-    xh, wh = rng.standard_normal((5, 2, 16, 16)), rng.standard_normal((3, 2, 3, 3))
-    gh = rng.standard_normal((5, 3, 16, 16))
-    results = []
-    for fn in (conv2d, conv2d_naive):
-        x, w = t64(xh), t64(wh)
-        y = fn(x, w, None, 1, 1)
-        y.backward(t64(gh, requires_grad=False))
-        results.append([host(y), host(x.grad), host(w.grad)])
-    np.testing.assert_allclose(results[0][0], conv_reference(xh, wh, None, 1, 1), rtol=1e-12,
+@st.composite
+def unfold_problems(draw):
+    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    kh, kw, sh, sw = (draw(st.integers(1, 3)) for _ in range(4))
+    ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    h, w = draw(st.integers(max(1, kh - 2 * ph), 6)), draw(st.integers(max(1, kw - 2 * pw), 6))
+    return (n, c, h, w), (kh, kw), (sh, sw), (ph, pw), draw(st.integers(0, 2 ** 16))
+
+
+@given(unfold_problems())
+def test_unfold_columns_are_the_patches_in_pytorchs_order(p):
+    """cols[n, (c, i, j), a * OW + b] = xpad[n, c, s*a + i, s*b + j]; the gradient of
+    sum(r * cols) sends every r back to the pixel its entry was copied from (col2im)."""
+    shape, (kh, kw), (sh, sw), (ph, pw), seed = p
+    rng = np.random.default_rng(seed)
+    xh = rng.standard_normal(shape)
+    n, c, h, w = shape
+    xpad = np.zeros((n, c, h + 2 * ph, w + 2 * pw))
+    xpad[:, :, ph:ph + h, pw:pw + w] = xh
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    expected = np.zeros((n, c * kh * kw, oh * ow))
+    for ci in range(c):
+        for i in range(kh):
+            for j in range(kw):
+                for a in range(oh):
+                    for b in range(ow):
+                        expected[:, (ci * kh + i) * kw + j, a * ow + b] = \
+                            xpad[:, ci, sh * a + i, sw * b + j]
+    x = t64(xh)
+    cols = unfold(x, (kh, kw), (sh, sw), (ph, pw))
+    np.testing.assert_array_equal(host(cols), expected)
+    r = rng.standard_normal(expected.shape)
+    cols.backward(ad.Tensor(r, dtype="float64"))
+    gpad = np.zeros_like(xpad)
+    for ci in range(c):
+        for i in range(kh):
+            for j in range(kw):
+                for a in range(oh):
+                    for b in range(ow):
+                        gpad[:, ci, sh * a + i, sw * b + j] += r[:, (ci * kh + i) * kw + j,
+                                                                  a * ow + b]
+    np.testing.assert_allclose(host(x.grad), gpad[:, :, ph:ph + h, pw:pw + w], rtol=1e-12,
                                atol=1e-12)
-    for a, b in zip(*results):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
 def test_conv2d_float32_stays_float32_and_matches_the_reference():

@@ -16,6 +16,8 @@ from autodiff.nn import recurrent
 from autodiff.nn.layers import dropout as F_dropout
 from autodiff.nn.recurrent import LSTM, LSTMCell, lstm, lstm_layer
 
+pytestmark = pytest.mark.usefixtures("layer_path")
+
 
 def t64(a, grad=True):
     return ad.Tensor(np.asarray(a, dtype=np.float64), dtype="float64", requires_grad=grad)
@@ -101,7 +103,7 @@ def test_gradcheck_layer_without_bias_and_partial_gradients():
 @settings(max_examples=10)
 @given(T=st.integers(1, 5), B=st.integers(1, 3), I=st.integers(1, 4), H=st.integers(1, 4),
        L=st.integers(1, 3), bias=st.booleans(), seed=st.integers(0, 2 ** 16))
-def test_fused_equals_the_cell_twin_values_and_gradients(T, B, I, H, L, bias, seed):
+def test_lstm_module_equals_lstm_cells_unrolled_by_hand(T, B, I, H, L, bias, seed):
     rng = np.random.default_rng(seed)
     m = lstm64(I, H, L, bias=bias)
     x, h0, c0 = (t64(rng.normal(size=s)) for s in [(T, B, I), (L, B, H), (L, B, H)])
@@ -248,7 +250,7 @@ def test_dropout_only_between_layers_and_only_in_training():
     np.testing.assert_array_equal(m0(x)[0].numpy(), out_eval.numpy())
 
 
-def test_training_dropout_is_the_layers_dropout_between_the_fused_layers():
+def test_training_dropout_is_the_layers_dropout_between_the_layers():
     m = LSTM(4, 6, num_layers=2, dropout=0.3)
     x = ad.randn(5, 3, 4)
     zeros = ad.zeros(3, 6)

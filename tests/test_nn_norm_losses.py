@@ -1,7 +1,7 @@
-"""Batch norm, layer norm and the losses: gradients against finite differences (float64), the
-fused kernels against their composite twins, forward values and running statistics against
-hand computations in NumPy on the host, train/eval behaviour, PyTorch's state-dict names, and
-the messages of bad targets and shapes.
+"""Batch norm, layer norm and the losses, on both paths (kernels and reference): gradients
+against finite differences (float64), forward values and running statistics against hand
+computations in NumPy on the host, train/eval behaviour, PyTorch's state-dict names, and the
+messages of bad targets and shapes. Kernel against reference: tests/test_kernels.py.
 """
 import warnings
 
@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 import autodiff as ad
-import autodiff.nn.normalization as norm_module
-from autodiff.nn.losses import (CrossEntropyLoss, MSELoss, NLLLoss, cross_entropy,
-                                cross_entropy_composite, log_softmax, mse_loss, nll_loss, softmax)
-from autodiff.nn.normalization import (BatchNorm1d, BatchNorm2d, LayerNorm, batch_norm,
-                                       batch_norm_composite, layer_norm)
+from autodiff.nn.losses import (CrossEntropyLoss, MSELoss, NLLLoss, cross_entropy, log_softmax,
+                                mse_loss, nll_loss, softmax)
+from autodiff.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm, batch_norm, layer_norm
+
+pytestmark = pytest.mark.usefixtures("layer_path")
 
 
 def dev(host, requires_grad=True):
@@ -40,7 +40,7 @@ def bn_reference(x, weight, bias, eps=1e-5):
 BN_SHAPES = [(5, 3), (4, 2, 3), (3, 2, 2, 3)]
 
 
-# -- batch norm: gradients, fused = composite --------------------------------------------------
+# -- batch norm: gradients and values -----------------------------------------------------------
 @pytest.mark.parametrize("shape", BN_SHAPES)
 def test_batch_norm_training_gradcheck(shape):
     c = shape[1]
@@ -59,36 +59,23 @@ def test_batch_norm_modules_gradcheck_in_training_mode(module, shape):
 
 
 @pytest.mark.parametrize("shape", BN_SHAPES)
-def test_fused_batch_norm_equals_composite_values_and_gradients(shape):
+def test_batch_norm_values_and_gradients_are_the_hand_derivation(shape):
+    """y = gamma xhat + beta; dL/dx = gamma inv_std (g - mean(g) - xhat mean(g xhat)),
+    dL/dgamma = sum(g xhat), dL/dbeta = sum(g), means and sums per channel."""
     c = shape[1]
     xh, wh, bh, gh = randn(*shape), 1 + randn(c, seed=1), randn(c, seed=2), randn(*shape, seed=4)
-    results = []
-    for fn in (lambda x, w, b: batch_norm(x, None, None, w, b, training=True),
-               batch_norm_composite):
-        x, w, b = dev(xh), dev(wh), dev(bh)
-        y = fn(x, w, b)
-        y.backward(dev(gh, requires_grad=False))
-        results.append([host(y), host(x.grad), host(w.grad), host(b.grad)])
-    for fused, composite in zip(*results):
-        np.testing.assert_allclose(fused, composite, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(results[0][0], bn_reference(xh, wh, bh), rtol=1e-10, atol=1e-12)
-
-
-def test_fused_batch_norm_over_several_chunks_equals_composite(monkeypatch):
-    """One image per chunk: the per-chunk sums of the fused kernel add up to the statistics."""
-    monkeypatch.setattr(norm_module, "CHUNK_ELEMENTS", 1)
-    shape = (5, 3, 2, 4)
-    xh, wh, bh, gh = randn(*shape), 1 + randn(3, seed=1), randn(3, seed=2), randn(*shape, seed=4)
-    results = []
-    for fn in (lambda x, w, b: batch_norm(x, None, None, w, b, training=True),
-               batch_norm_composite):
-        x, w, b = dev(xh), dev(wh), dev(bh)
-        fn(x, w, b).backward(dev(gh, requires_grad=False))
-        results.append([host(x.grad), host(w.grad), host(b.grad)])
-    for fused, composite in zip(*results):
-        np.testing.assert_allclose(fused, composite, rtol=1e-10, atol=1e-12)
-    x = dev(xh)
-    assert ad.gradcheck(lambda x: batch_norm(x, None, None, training=True), x)
+    x, w, b = dev(xh), dev(wh), dev(bh)
+    y = batch_norm(x, None, None, w, b, training=True)
+    y.backward(dev(gh, requires_grad=False))
+    axes, cs = (0,) + tuple(range(2, xh.ndim)), (1, -1) + (1,) * (xh.ndim - 2)
+    inv_std = 1 / np.sqrt(xh.var(axis=axes, keepdims=True) + 1e-5)
+    xhat = (xh - xh.mean(axis=axes, keepdims=True)) * inv_std
+    dx = wh.reshape(cs) * inv_std * (gh - gh.mean(axis=axes, keepdims=True)
+                                     - xhat * (gh * xhat).mean(axis=axes, keepdims=True))
+    np.testing.assert_allclose(host(y), bn_reference(xh, wh, bh), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(host(x.grad), dx, rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(host(w.grad), (gh * xhat).sum(axis=axes), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(host(b.grad), gh.sum(axis=axes), rtol=1e-10, atol=1e-12)
 
 
 def test_batch_norm_float32_stays_float32():
@@ -225,19 +212,6 @@ def test_cross_entropy_gradcheck_and_values(reduction):
                                expected[reduction], rtol=1e-12)
 
 
-@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-def test_fused_cross_entropy_equals_composite_values_and_gradients(reduction):
-    xh, t = randn(6, 5) * 3, np.array([4, 0, 0, 2, 1, 4])
-    results = []
-    for fn in (cross_entropy, cross_entropy_composite):
-        x = dev(xh)
-        y = fn(x, ad.Tensor(t), reduction=reduction)
-        y.backward(dev(randn(*y.shape, seed=5), requires_grad=False))
-        results.append([host(y), host(x.grad)])
-    for fused, composite in zip(*results):
-        np.testing.assert_allclose(fused, composite, rtol=1e-12, atol=1e-14)
-
-
 def test_cross_entropy_gradient_is_softmax_minus_onehot_over_n():
     xh, t = randn(4, 3), np.array([2, 0, 1, 2])
     x = dev(xh)
@@ -290,7 +264,7 @@ def test_cross_entropy_target_out_of_range_names_value_position_and_classes():
     with pytest.raises(ValueError, match=r"target 7 at position \(1, 0\)"):
         cross_entropy(dev(randn(2, 3, 2)), [[0, 1], [7, 2]])
     with pytest.raises(ValueError, match="out of range"):
-        cross_entropy_composite(x, [0, 1, 5, 2])
+        nll_loss(x, [0, 1, 5, 2])
 
 
 def test_cross_entropy_wrong_shapes_name_both_shapes():

@@ -1,5 +1,6 @@
-"""The CIFAR ResNet: parameter counts from the architecture, shapes after each stage, names,
-the batch-norm-free variant, and that a ResNet-20 can fit a small fixed batch."""
+"""The CIFAR ResNet, on both paths (kernels and reference): parameter counts from the
+architecture, shapes after each stage, names, the batch-norm-free variant, that a ResNet-20 can
+fit a small fixed batch, and that both paths give the same loss and gradients."""
 import numpy as np
 import pytest
 
@@ -11,6 +12,8 @@ from autodiff.nn.losses import cross_entropy
 from autodiff.nn.normalization import BatchNorm2d
 from minioptim.models import ResNet, resnet
 from minioptim.models.resnet import shortcut_option_a
+
+pytestmark = pytest.mark.usefixtures("layer_path")
 
 
 def host(x):
@@ -176,3 +179,33 @@ def test_resnet20_fits_a_small_fixed_batch(batch_norm):
         losses.append(loss.item())
     assert losses[-1] <= 0.1 * losses[0], losses
     assert losses[-1] < 0.2, losses                      # memorized: far below ln(10) = 2.3
+
+
+@pytest.mark.parametrize("batch_norm", [True, False], ids=["bn", "no_bn"])
+def test_resnet20_gives_the_same_loss_and_gradients_on_both_paths(batch_norm, layer_path):
+    """One training step of ResNet-20 (float32, CIFAR-sized images): the kernels and the
+    reference path agree to float32 rounding in the loss, every gradient and the running
+    statistics. (Run under both settings of the fixture: the comparison itself switches.)"""
+    if layer_path == "reference":
+        pytest.skip("the comparison runs both paths itself")
+    rng = np.random.default_rng(1)
+    x = ad.Tensor(rng.standard_normal((6, 3, 32, 32)).astype(np.float32))
+    y = ad.Tensor(rng.integers(0, 10, 6))
+    results = []
+    for kernels in (True, False):
+        with ad.use_kernels(kernels):
+            ad.manual_seed(3)
+            model = resnet(20, batch_norm=batch_norm)
+            loss = cross_entropy(model(x), y)
+            loss.backward()
+            results.append((loss.item(), {n: host(p.grad) for n, p in model.named_parameters()},
+                            {n: host(b) for n, b in model.named_buffers()}))
+    (loss_k, grads_k, bufs_k), (loss_r, grads_r, bufs_r) = results
+    assert loss_k == pytest.approx(loss_r, rel=1e-5)
+    for name in grads_k:
+        scale = np.abs(grads_r[name]).max()
+        np.testing.assert_allclose(grads_k[name], grads_r[name], rtol=0, atol=2e-4 * scale,
+                                   err_msg=name)
+    for name in bufs_k:
+        np.testing.assert_allclose(bufs_k[name], bufs_r[name], rtol=1e-4, atol=1e-5,
+                                   err_msg=name)

@@ -1,12 +1,9 @@
 """Basic layers: Linear, activations, Flatten, Identity, Dropout, Embedding (as ``torch.nn``).
 
-Two of them are written as fused ``Function``s rather than composed from primitives, because they
-sit on hot paths (the language model's output layer, its embedding):
-
-- ``linear``: y = x W^T + b in one node. Composed, ``x @ W.T + b`` records a transpose, a
-  matmul and a broadcast add, and for a (seq, batch, in) input the matmul's backward would build
-  a (seq, in, out) array before summing it; here x is seen as a (rows, in) matrix instead.
-- ``embedding``: a row lookup whose backward scatter-adds rows (see ``EmbeddingFunction``).
+Each functional form is the plain definition, composed from the engine's primitives:
+``linear`` is ``x @ W.T + b``, ``dropout`` multiplies by a random mask, ``embedding`` is
+indexing. With kernels on (``ad.use_kernels``) they run the fused versions in
+``autodiff/kernels/`` (``linear.py``, ``dropout.py``, ``embedding.py``, ``relu.py``).
 """
 from __future__ import annotations
 
@@ -14,41 +11,13 @@ import math
 
 from .. import backend
 from ..errors import ShapeError
-from ..function import Function
+from ..kernels import kernels_enabled
 from ..tensor import Tensor, expect_tensor
 from . import init
 from .module import Module, Parameter
 
 
 # -- functional forms ------------------------------------------------------------------------
-class LinearFunction(Function):
-    """y = x W^T + b for x of shape (..., in), W (out, in), b (out,).
-
-    With X the input seen as a matrix (rows, in) and G = dL/dY (rows, out):
-        dL/dX = G W,    dL/dW = G^T X,    dL/db = sum over rows of G.
-    """
-
-    def forward(self, x, weight, bias=None):
-        self.x, self.weight = x, weight
-        # one (rows, in) @ (in, out) product: a 3-d @ 2-d matmul would loop over the batch
-        y = x.reshape(-1, x.shape[-1]) @ weight.T if x.ndim > 2 else x @ weight.T
-        if bias is not None:
-            y += bias
-        return y.reshape(x.shape[:-1] + (weight.shape[0],)) if x.ndim > 2 else y
-
-    def backward(self, g):
-        out_features = g.shape[-1]
-        g2 = g.reshape(-1, out_features)
-        gx = gw = gb = None
-        if self.needs_grad(0):
-            gx = (g2 @ self.weight).reshape(self.x.shape)
-        if self.needs_grad(1):
-            gw = g2.T @ self.x.reshape(-1, self.x.shape[-1])
-        if len(self.inputs) > 2 and self.needs_grad(2):
-            gb = g2.sum(axis=0)
-        return gx, gw, gb
-
-
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = input W^T + b (``torch.nn.functional.linear``); input (..., in), weight (out, in)."""
     expect_tensor(input, "linear")
@@ -56,14 +25,20 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise ShapeError(f"linear: input of shape {input.shape} does not fit a weight of shape "
                          f"{weight.shape} (out_features, in_features): the input's last "
                          f"dimension must be {weight.shape[-1]}")
-    if bias is None:
-        return LinearFunction.apply(input, weight)
-    return LinearFunction.apply(input, weight, bias)
+    if kernels_enabled():
+        from ..kernels.linear import linear as fused
+        return fused(input, weight, bias)
+    y = input @ weight.T
+    return y if bias is None else y + bias
 
 
 def relu(input: Tensor) -> Tensor:
     """max(x, 0)."""
-    return expect_tensor(input, "relu").relu()
+    expect_tensor(input, "relu")
+    if kernels_enabled():
+        from ..kernels.relu import relu as fast
+        return fast(input)
+    return input.relu()
 
 
 def tanh(input: Tensor) -> Tensor:
@@ -75,29 +50,14 @@ def sigmoid(input: Tensor) -> Tensor:
     return expect_tensor(input, "sigmoid").sigmoid()
 
 
-class DropoutFunction(Function):
-    """y = x * m with m = keep / (1 - p), keep ~ Bernoulli(1 - p): E[y] = x, so nothing needs
-    rescaling at evaluation time ("inverted" dropout). dL/dx = g * m."""
-
-    def forward(self, x):
-        # the boolean mask is all that is kept (a quarter of a float32 mask's memory)
-        self.scale = 1.0 / (1.0 - self.p)
-        y = x * self.keep
-        y *= self.scale
-        return y
-
-    def backward(self, g):
-        gx = g * self.keep
-        gx *= self.scale
-        return (gx,)
-
-
 def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
-    """Zero each entry with probability ``p`` and scale the others by 1/(1-p) while training;
-    the identity otherwise (``torch.nn.functional.dropout``).
+    """Zero each entry with probability ``p`` and scale the others by 1/(1-p) while training,
+    so E[y] = x and nothing needs rescaling at evaluation time ("inverted" dropout); the identity
+    otherwise (``torch.nn.functional.dropout``).
 
     The mask is drawn on the host from ``backend.rng()`` (float32 uniforms, then moved as
-    booleans), so a seed gives the same mask on every backend and for every input dtype."""
+    booleans), so a seed gives the same mask on every backend, for every input dtype and on both
+    paths (kernel or reference)."""
     expect_tensor(input, "dropout")
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
@@ -105,48 +65,12 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         return input
     if p == 1.0:
         return input * 0.0
-    keep = backend.rng().random(input.shape, dtype="float32") >= p
-    home = backend.backend_of(input.data)
-    return DropoutFunction.apply(input, keep=home.from_host(keep), p=float(p))
-
-
-class EmbeddingFunction(Function):
-    """y[..., :] = W[ids[...], :] for W of shape (V, D).
-
-    Backward: row v of dL/dW is the sum of the output gradients of every position holding id v,
-    a scatter-add (ids repeat: "the" appears many times in a batch).
-
-    How, measured on NumPy 2.4 (V=10,000, D=200, 700 ids, float32; the scatter alone):
-    ``add.at`` on the (V, D) gradient 1.7 ms, sort + ``add.reduceat`` 1.0 ms, ``bincount`` on
-    flat indices 2.6 ms (and a float64 (V, D) result), ``add.at`` on the flattened gradient
-    0.3-0.5 ms, and what is done here 0.12 ms (0.4 ms for Zipf-distributed ids): sort the ids,
-    *assign* the gradient row of one occurrence of each id (distinct rows: a plain copy) and
-    scatter-add only the remaining repeats with the flat ``add.at``. Only one (V, D) array is
-    allocated."""
-
-    def forward(self, weight):
-        self.num_rows = weight.shape[0]
-        return weight[self.ids]
-
-    def backward(self, g):
-        xp = self.xp
-        dim = g.shape[-1]
-        ids = self.ids.reshape(-1)
-        g = g.reshape(-1, dim)
-        gw = xp.zeros((self.num_rows, dim), dtype=g.dtype)
-        if ids.size == 0:
-            return (gw,)
-        order = xp.argsort(ids)
-        sorted_ids = ids[order]
-        first = xp.empty(ids.shape, dtype=bool)
-        first[0] = True
-        xp.not_equal(sorted_ids[1:], sorted_ids[:-1], out=first[1:])
-        gw[sorted_ids[first]] = g[order[first]]
-        repeats = order[~first]
-        if repeats.size:
-            flat = ids[repeats][:, None] * dim + xp.arange(dim)
-            xp.add.at(gw.reshape(-1), flat.reshape(-1), g[repeats].reshape(-1))
-        return (gw,)
+    keep = backend.backend_of(input.data).from_host(
+        backend.rng().random(input.shape, dtype="float32") >= p)
+    if kernels_enabled():
+        from ..kernels.dropout import dropout as fused
+        return fused(input, keep, float(p))
+    return input * Tensor._make(keep.astype(input.dtype) * (1.0 / (1.0 - p)))
 
 
 def _index_array(indices, like, what: str):
@@ -173,7 +97,10 @@ def embedding(input, weight: Tensor) -> Tensor:
             bad = lo if lo < 0 else hi
             raise IndexError(f"embedding: index {bad} is out of range for an embedding of "
                              f"{weight.shape[0]} rows (valid ids: 0 .. {weight.shape[0] - 1})")
-    return EmbeddingFunction.apply(weight, ids=ids)
+    if kernels_enabled():
+        from ..kernels.embedding import embedding as fused
+        return fused(weight, ids)
+    return weight[Tensor._make(ids)]
 
 
 # -- modules ---------------------------------------------------------------------------------
@@ -290,5 +217,4 @@ class Embedding(Module):
 
 
 __all__ = ["Linear", "ReLU", "Tanh", "Sigmoid", "Identity", "Flatten", "Dropout", "Embedding",
-           "linear", "relu", "tanh", "sigmoid", "dropout", "embedding",
-           "LinearFunction", "DropoutFunction", "EmbeddingFunction"]
+           "linear", "relu", "tanh", "sigmoid", "dropout", "embedding"]

@@ -6,11 +6,10 @@ Cross-entropy of logits x (N, C) and integer targets t (N,), with p = softmax(x)
     loss_i = -log p_{i, t_i} = log sum_c exp(x_ic) - x_{i, t_i},   loss = (1/N) sum_i loss_i
     dloss/dx_ic = (p_ic - [c = t_i]) / N                              ("softmax minus one-hot")
 
-``cross_entropy`` is one fused ``Function``: the forward computes a stable log-sum-exp (shifting
-each row by its maximum, so no exponential overflows) and keeps the softmax it has computed on
-the way; the backward is that formula, one (N, C) array. ``cross_entropy_composite`` is the
-teaching twin, -log_softmax(x)[arange(N), t].mean(), built from primitives; the tests check
-that both agree, values and gradients.
+Here it is written as its definition, -log_softmax(x)[arange(N), t].mean(), from primitives
+(``log_softmax`` is stable for logits of any size: it shifts each row by its maximum), and the
+backward comes from theirs. ``autodiff/kernels/cross_entropy.py`` computes the same in one node
+whose backward is the formula above (``ad.use_kernels``).
 """
 from __future__ import annotations
 
@@ -18,7 +17,7 @@ import warnings
 
 from .. import backend
 from ..errors import ShapeError
-from ..function import Function
+from ..kernels import kernels_enabled
 from ..tensor import Tensor, expect_tensor
 from .layers import _index_array
 from .module import Module
@@ -101,71 +100,21 @@ class _Targets:
                          f"(0 .. {self.classes - 1})")
 
 
-class CrossEntropyFunction(Function):
-    """Fused log-softmax + negative log-likelihood on logits (N, C), targets ``index`` (N,).
-
-    forward: z = x - max_c x, loss_i = log sum_c exp(z_ic) - z_{i, t_i}, reduced.
-    backward: dL/dx = (softmax(x) - onehot(t)) * c, c = g / count ("mean"), g ("sum"), or
-    g_i per row ("none"); rows whose target is ignored get c = 0."""
-
-    def forward(self, x):
-        xp = self.xp
-        self.rows = xp.arange(x.shape[0])
-        e = x - x.max(axis=1, keepdims=True)
-        z_target = e[self.rows, self.index]
-        xp.exp(e, out=e)
-        sums = e.sum(axis=1)
-        losses = xp.log(sums) - z_target
-        e /= sums[:, None]
-        self.probs = e                       # softmax(x), all that backward needs
-        if self.valid is not None:
-            losses *= self.valid
-        if self.reduction == "none":
-            return losses
-        total = losses.sum()
-        if self.reduction == "sum":
-            return total
-        return total * (1.0 / self.count) if self.count else total * float("nan")
-
-    def backward(self, g):
-        if self.reduction == "none":
-            c = g.reshape(-1, 1)
-        elif self.reduction == "mean":
-            c = g * (1.0 / self.count) if self.count else g * float("nan")
-        else:
-            c = g
-        if self.valid is not None:
-            c = c * self.valid[:, None]
-        grad = self.probs * c
-        grad[self.rows, self.index] -= c.reshape(-1) if c.ndim else c
-        return (grad,)
-
-
 def cross_entropy(input: Tensor, target, *, ignore_index: int = -100,
                   reduction: str = "mean") -> Tensor:
     """Cross-entropy between logits ``input`` (N, C) (or (C,), or (N, C, d1, ...)) and integer
-    class targets (N,) (or (), (N, d1, ...)), log-softmax fused in (see module docstring).
+    class targets (N,) (or (), (N, d1, ...)): nll_loss(log_softmax(input, dim=1), target).
 
     reduction: "mean" (over targets not equal to ``ignore_index``), "sum" or "none" (a loss per
     sample). A target outside [0, C) raises ValueError naming it, its position and C."""
     _check_reduction(reduction)
     expect_tensor(input, "cross_entropy (logits)")
     t = _Targets("cross_entropy", input, target, ignore_index)
-    out = CrossEntropyFunction.apply(t.logits, index=t.index, valid=t.valid, count=t.count,
-                                     reduction=reduction)
-    return out.reshape(t.shape) if reduction == "none" else out
-
-
-def cross_entropy_composite(input: Tensor, target, reduction: str = "mean") -> Tensor:
-    """The same loss from primitives, for logits (N, C):
-    -log_softmax(input)[arange(N), target], then mean / sum / none."""
-    _check_reduction(reduction)
-    if input.ndim != 2:
-        raise ShapeError(f"cross_entropy_composite: expects logits (N, C), got {input.shape}")
-    t = _Targets("cross_entropy_composite", input, target, None)
-    rows = backend.array_module(input.data).arange(input.shape[0])
-    losses = -input.log_softmax(axis=1)[rows, t.index]
-    return _reduce(losses, reduction)
+    if kernels_enabled():
+        from ..kernels.cross_entropy import cross_entropy as fused
+        out = fused(t.logits, t.index, t.valid, t.count, reduction)
+        return out.reshape(t.shape) if reduction == "none" else out
+    return _negative_log_likelihood(t.logits.log_softmax(axis=1), t, reduction)
 
 
 def nll_loss(input: Tensor, target, *, ignore_index: int = -100,
@@ -173,9 +122,16 @@ def nll_loss(input: Tensor, target, *, ignore_index: int = -100,
     """Negative log-likelihood of log-probabilities ``input`` (N, C) (or (C,), (N, C, d1, ...)):
     loss_i = -input[i, target_i]; cross_entropy(x, t) = nll_loss(log_softmax(x, 1), t)."""
     _check_reduction(reduction)
+    expect_tensor(input, "nll_loss")
     t = _Targets("nll_loss", input, target, ignore_index)
-    rows = backend.array_module(input.data).arange(t.logits.shape[0])
-    losses = -t.logits[rows, t.index]
+    return _negative_log_likelihood(t.logits, t, reduction)
+
+
+def _negative_log_likelihood(log_probs: Tensor, t: _Targets, reduction: str) -> Tensor:
+    """-log_probs[i, t_i] for every row i (log_probs (rows, C)), ignored rows zeroed, reduced
+    ("mean" over the rows that count)."""
+    rows = backend.array_module(log_probs.data).arange(log_probs.shape[0])
+    losses = -log_probs[rows, t.index]
     if t.valid is not None:
         losses = losses * Tensor._make(t.valid)
     if reduction == "mean":
@@ -240,5 +196,5 @@ class MSELoss(Module):
         return mse_loss(input, target, reduction=self.reduction)
 
 
-__all__ = ["cross_entropy", "cross_entropy_composite", "nll_loss", "mse_loss", "log_softmax",
-           "softmax", "CrossEntropyLoss", "NLLLoss", "MSELoss", "CrossEntropyFunction"]
+__all__ = ["cross_entropy", "nll_loss", "mse_loss", "log_softmax", "softmax",
+           "CrossEntropyLoss", "NLLLoss", "MSELoss"]

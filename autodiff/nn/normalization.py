@@ -13,23 +13,16 @@ convention: m weighs the *new* value), the variance entering unbiased:
 
 In eval mode the running statistics replace mu and sigma^2, and y is an affine function of x.
 
-The training forward is one fused ``Function`` whose backward is derived by hand. With
-g = dL/dy and dxhat = gamma * g, every xhat_i depends on every x_j of its channel through mu and
-sigma, which gives
-
-    dL/dx_i = (1/n) inv_std (n dxhat_i - sum_j dxhat_j - xhat_i sum_j dxhat_j xhat_j)
-            = gamma inv_std (g_i - sum_j g_j / n - xhat_i sum_j g_j xhat_j / n),
-    dL/dgamma = sum_i g_i xhat_i,      dL/dbeta = sum_i g_i,
-
-so the two sums the backward needs anyway for gamma and beta also give dL/dx.
-``batch_norm_composite`` is the same computation written with primitives, for teaching and for
-checking the fused one.
+Here every line is written with the engine's primitives (mean, subtraction, sqrt, ...), so the
+backward through mu and sigma comes from their local derivatives. ``autodiff/kernels/
+batch_norm.py`` computes the same in one node with a hand-derived backward (``ad.use_kernels``).
 """
 from __future__ import annotations
 
-from .. import backend, threads
+from .. import backend
 from ..errors import DeviceError, ShapeError
-from ..function import Function
+from ..kernels import kernels_enabled
+from ..modes import no_grad
 from ..tensor import Tensor, expect_tensor
 from .module import Module, Parameter
 
@@ -42,93 +35,6 @@ def _channel_axes(ndim: int) -> tuple:
 def _channel_shape(ndim: int, channels: int) -> tuple:
     """(1, C, 1, ...): per-channel vectors broadcast against an (N, C, ...) input."""
     return (1, channels) + (1,) * (ndim - 2)
-
-
-# elements per batch chunk on the CPU: each pass over a chunk stays in cache, and the chunks of
-# a pass run on all cores (autodiff.threads)
-CHUNK_ELEMENTS = 1 << 17
-
-
-class BatchNormFunction(Function):
-    """Training-mode batch norm over the batch and spatial axes of an (N, C, ...) input: forward
-    normalizes with the batch statistics (and updates ``running_mean`` / ``running_var`` in
-    place when given); backward as in the module docstring. Inputs: x, then weight and bias
-    when ``affine``.
-
-    It works on x as (N, C, S) (S the spatial size), cut into batch chunks that run on all CPU
-    cores, and streams x from memory as few times as it can: forward reads x once for the
-    statistics (each chunk's mean and sum of squared deviations, combined exactly as Chan,
-    Golub and LeVeque's parallel variance), once more to write y; it keeps only x itself (which
-    the graph holds anyway) and recomputes x - mu chunk by chunk in backward. Per-chunk sums
-    are added in chunk order, so the result does not depend on the number of threads."""
-
-    def forward(self, x, weight=None, bias=None):
-        xp = self.xp
-        n_batch, channels = x.shape[:2]
-        x3 = x.reshape(n_batch, channels, -1)                   # (N, C, S)
-        n = x.size // channels
-        chunks = threads.batch_chunks(x, n_batch, x3[0].size, CHUNK_ELEMENTS)
-
-        def stats(r):         # count, mean, sum of squared deviations: per channel, one chunk
-            xc = x3[r[0]:r[1]]
-            count = xc.shape[0] * xc.shape[2]
-            m = xc.sum(axis=(0, 2)) / count
-            d = xc - m[:, None]
-            return count, m, xp.einsum("ncs,ncs->nc", d, d).sum(axis=0)
-        parts = threads.map_chunks(stats, chunks, blas=False)
-        mean = sum(k * m for k, m, _ in parts) / n
-        var = sum(s + k * (m - mean) ** 2 for k, m, s in parts) / n   # biased, for normalizing
-        inv_std = 1.0 / xp.sqrt(var + self.eps)
-        self.x3, self.mean, self.inv_std, self.weight, self.n = x3, mean, inv_std, weight, n
-        self.chunks = chunks
-        if self.running_mean is not None:
-            m = self.momentum
-            self.running_mean[...] = (1 - m) * self.running_mean + m * mean
-            self.running_var[...] = (1 - m) * self.running_var + (m * n / (n - 1)) * var
-        scale = inv_std if weight is None else inv_std * weight
-        y = xp.empty_like(x3)
-
-        def normalize(r):     # y = (x - mu) * gamma inv_std + beta
-            out = y[r[0]:r[1]]
-            xp.subtract(x3[r[0]:r[1]], mean[:, None], out=out)
-            out *= scale[:, None]
-            if bias is not None:
-                out += bias[:, None]
-        threads.map_chunks(normalize, chunks, blas=False)
-        return y.reshape(x.shape)
-
-    def backward(self, g):
-        xp, n, inv_std, mean, x3 = self.xp, self.n, self.inv_std, self.mean, self.x3
-        g3 = g.reshape(x3.shape)
-
-        def sums(r):
-            gc = g3[r[0]:r[1]]
-            centered = x3[r[0]:r[1]] - mean[:, None]
-            return gc.sum(axis=(0, 2)), xp.einsum("ncs,ncs->nc", gc, centered).sum(axis=0)
-        parts = threads.map_chunks(sums, self.chunks, blas=False)
-        sum_g = sum(p[0] for p in parts)                            # dL/dbeta
-        sum_g_xhat = sum(p[1] for p in parts) * inv_std             # dL/dgamma
-        gx = None
-        if self.needs_grad(0):
-            # gx = scale (g - sum_g / n - xhat sum_g_xhat / n),  xhat = (x - mu) inv_std
-            scale = inv_std if self.weight is None else inv_std * self.weight
-            per_centered = (scale * inv_std * sum_g_xhat / n)[:, None]
-            offset = (scale * sum_g / n)[:, None]
-            gx = xp.empty_like(g3)
-
-            def grad_x(r):
-                out = gx[r[0]:r[1]]
-                xp.subtract(x3[r[0]:r[1]], mean[:, None], out=out)
-                out *= -per_centered
-                out += g3[r[0]:r[1]] * scale[:, None]
-                out -= offset
-            threads.map_chunks(grad_x, self.chunks, blas=False)
-            gx = gx.reshape(g.shape)
-        if self.weight is None:
-            return (gx,)
-        return (gx,
-                sum_g_xhat if self.needs_grad(1) else None,
-                sum_g if self.needs_grad(2) else None)
 
 
 def _buffer(value, like):
@@ -148,9 +54,9 @@ def batch_norm(input: Tensor, running_mean=None, running_var=None, weight: Tenso
                eps: float = 1e-5) -> Tensor:
     """Batch norm of an (N, C, ...) input (``torch.nn.functional.batch_norm``).
 
-    training=True: normalize with the batch statistics (fused forward and backward) and, when
-    running_mean/running_var arrays are given, update them in place. training=False: normalize
-    with running_mean/running_var."""
+    training=True: normalize with the batch statistics and, when running_mean/running_var
+    arrays are given, update them in place. training=False: normalize with
+    running_mean/running_var."""
     if expect_tensor(input, "batch_norm").ndim < 2:
         raise ShapeError(f"batch_norm: expected an input of shape (N, C, ...), got {input.shape}")
     channels = input.shape[1]
@@ -164,15 +70,25 @@ def batch_norm(input: Tensor, running_mean=None, running_var=None, weight: Tenso
     if bias is not None and weight is None:
         weight = Tensor._make(backend.array_module(input.data).ones_like(bias.data))
     if training:
-        if input.size // max(channels, 1) <= 1:
+        n = input.size // max(channels, 1)
+        if n <= 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input "
                              f"of shape {input.shape}")
-        params = dict(eps=float(eps), momentum=float(momentum),
-                      running_mean=_buffer(running_mean, input.data),
-                      running_var=_buffer(running_var, input.data))
-        if weight is None:
-            return BatchNormFunction.apply(input, **params)
-        return BatchNormFunction.apply(input, weight, bias, **params)
+        rm, rv = _buffer(running_mean, input.data), _buffer(running_var, input.data)
+        if kernels_enabled():
+            from ..kernels.batch_norm import batch_norm as fused
+            return fused(input, weight, bias, rm, rv, float(momentum), float(eps))
+        axes, shape = _channel_axes(input.ndim), _channel_shape(input.ndim, channels)
+        mean = input.mean(axis=axes, keepdims=True)                        # mu
+        centered = input - mean
+        var = (centered * centered).mean(axis=axes, keepdims=True)        # sigma^2 (biased)
+        if rm is not None:
+            m = float(momentum)
+            with no_grad():
+                rm[...] = (1 - m) * rm + m * mean.data.reshape(channels)
+                rv[...] = (1 - m) * rv + (m * n / (n - 1)) * var.data.reshape(channels)
+        xhat = centered / (var + eps).sqrt()
+        return xhat if weight is None else xhat * weight.reshape(shape) + bias.reshape(shape)
     if running_mean is None or running_var is None:
         raise ValueError("batch_norm: running_mean and running_var are needed when "
                          "training=False")
@@ -185,20 +101,6 @@ def batch_norm(input: Tensor, running_mean=None, running_var=None, weight: Tenso
     shift = -(Tensor._make(mean) * scale) if bias is None else bias - Tensor._make(mean) * scale
     shape = _channel_shape(input.ndim, channels)
     return input * scale.reshape(shape) + shift.reshape(shape)
-
-
-def batch_norm_composite(x: Tensor, weight: Tensor | None = None, bias: Tensor | None = None,
-                         eps: float = 1e-5) -> Tensor:
-    """Training-mode batch norm from primitives (mean, subtraction, sqrt, ...): the same values
-    and, through the primitives' backward, the same gradients as the fused version."""
-    axes = _channel_axes(x.ndim)
-    mean = x.mean(axis=axes, keepdims=True)
-    centered = x - mean
-    var = (centered * centered).mean(axis=axes, keepdims=True)    # biased, as for normalizing
-    xhat = centered / (var + eps).sqrt()
-    shape = _channel_shape(x.ndim, x.shape[1])
-    y = xhat if weight is None else xhat * weight.reshape(shape)
-    return y if bias is None else y + bias.reshape(shape)
 
 
 class _BatchNorm(Module):
@@ -329,5 +231,4 @@ class LayerNorm(Module):
                 f"elementwise_affine={self.elementwise_affine}")
 
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "batch_norm", "batch_norm_composite",
-           "layer_norm", "BatchNormFunction"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "batch_norm", "layer_norm"]

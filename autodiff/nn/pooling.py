@@ -45,6 +45,9 @@ def _pool_args(x, kernel_size, stride, padding, where: str):
 class _Pool2d(Function):
     """Shared geometry; parameters kernel_size, stride, padding (pairs)."""
 
+    def __init__(self, kernel_size, stride, padding):
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
     def _geometry(self, x):
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         h, w = x.shape[2:]
@@ -74,8 +77,8 @@ class MaxPool2dFunction(_Pool2d):
         fill = float("-inf") if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
         xpad = _pad(xp, x, ph, pw, value=fill)
         n, c = x.shape[:2]
-        windows = _windows(xp, xpad, kh, kw, sh, sw, self.oh, self.ow, False)
-        windows = windows.reshape(n, c, self.oh, self.ow, kh * kw)      # one copy
+        windows = _windows(xp, xpad, kh, kw, sh, sw, self.oh, self.ow)  # (N, C, KH, KW, OH, OW)
+        windows = windows.transpose(0, 1, 4, 5, 2, 3).reshape(n, c, self.oh, self.ow, kh * kw)
         self.arg = windows.argmax(axis=-1)                              # first maximum
         return xp.take_along_axis(windows, self.arg[..., None], axis=-1)[..., 0]
 
@@ -87,6 +90,9 @@ class MaxPool2dFunction(_Pool2d):
 
 
 class AvgPool2dFunction(_Pool2d):
+    def __init__(self, kernel_size, stride, padding, count_include_pad: bool):
+        super().__init__(kernel_size, stride, padding)
+        self.count_include_pad = count_include_pad
     def forward(self, x):
         xp = self.xp
         kh, kw, sh, sw, ph, pw = self._geometry(x)

@@ -3,19 +3,13 @@ for y = f(x), backward receives g = dL/dy and returns dL/dx = g * f'(x), summed 
 dimension that broadcasting stretched."""
 from __future__ import annotations
 
-from .. import threads
 from ..function import Function
 from ._util import broadcast_shape, unbroadcast
 
 
-class _Binary(Function):
-    """Two inputs with NumPy broadcasting; the shape check names the operation."""
-
-    @classmethod
-    def apply(cls, a, b, **params):
-        if a.data.shape != b.data.shape:
-            broadcast_shape(cls.__name__.lower(), a.data.shape, b.data.shape)
-        return super().apply(a, b, **params)
+class _Broadcasting(Function):
+    """Two inputs that broadcast against each other: each gets its gradient summed back to its
+    own shape."""
 
     def grads(self, ga, gb):
         """Sum each input's gradient back to its shape; skip inputs that need none."""
@@ -23,9 +17,19 @@ class _Binary(Function):
                 unbroadcast(gb, self.inputs[1].data.shape) if self.needs_grad(1) else None)
 
 
+class _Binary(_Broadcasting):
+    """Two inputs with NumPy broadcasting; the shape check names the operation."""
+
+    @classmethod
+    def apply(cls, a, b):
+        if a.data.shape != b.data.shape:
+            broadcast_shape(cls.__name__.lower(), a.data.shape, b.data.shape)
+        return super().apply(a, b)
+
+
 class Add(_Binary):            # y = a + b;  dy/da = 1, dy/db = 1
     def forward(self, a, b):
-        return threads.add(a, b)  # a + b (large same-shape arrays: on all CPU cores)
+        return a + b
 
     def backward(self, g):
         return self.grads(g, g)
@@ -86,11 +90,14 @@ def _tie_share(wins, ties, dtype):
     return wins.astype(dtype) + 0.5 * ties.astype(dtype)
 
 
-class Where(_Binary):         # y = cond ? a : b;  dy/da = cond, dy/db = not cond
+class Where(_Broadcasting):   # y = cond ? a : b;  dy/da = cond, dy/db = not cond
+    def __init__(self, cond):
+        self.cond = cond          # a boolean array, not an input: no gradient flows to it
+
     @classmethod
     def apply(cls, cond, a, b):
         broadcast_shape("where", tuple(cond.shape), a.data.shape, b.data.shape)
-        return Function.apply.__func__(cls, a, b, cond=cond)
+        return super().apply(a, b, cond=cond)
 
     def forward(self, a, b):
         return self.xp.where(self.cond, a, b)
@@ -110,6 +117,9 @@ class Neg(Function):           # y = -x;  dy/dx = -1
 
 
 class Pow(Function):           # y = x^p (p a number);  dy/dx = p x^(p-1)
+    def __init__(self, exponent):
+        self.exponent = exponent
+
     def forward(self, x):
         self.x = x
         return x ** self.exponent
@@ -122,6 +132,9 @@ class Pow(Function):           # y = x^p (p a number);  dy/dx = p x^(p-1)
 
 
 class RPow(Function):          # y = c^x (c > 0 a number);  dy/dx = c^x ln c
+    def __init__(self, base):
+        self.base = base
+
     def forward(self, x):
         self.y = self.base ** x
         return self.y
@@ -188,28 +201,18 @@ class Sigmoid(Function):       # y = 1 / (1 + e^-x);  dy/dx = y (1 - y)
 
 
 class ReLU(Function):          # y = max(x, 0);  dy/dx = 1 where x > 0, else 0
-    # (the work is cut in slices that run on all CPU cores: a ResNet applies it to every
-    # activation, and one core alone cannot stream them as fast as the cores together)
     def forward(self, x):
-        xp, flat = self.xp, x.reshape(-1)
-        y, self.mask = xp.empty_like(flat), xp.empty(flat.shape, dtype=bool)
-
-        def part(s):
-            xp.greater(flat[s], 0, out=self.mask[s])
-            xp.maximum(flat[s], 0, out=y[s])
-        threads.slices(part, flat)
-        return y.reshape(x.shape)
+        self.positive = x > 0
+        return self.xp.maximum(x, 0)
 
     def backward(self, g):
-        flat, gx = g.reshape(-1), self.xp.empty(g.size, dtype=g.dtype)
-
-        def part(s):
-            self.xp.multiply(flat[s], self.mask[s], out=gx[s])   # g * 1[x > 0]
-        threads.slices(part, flat)
-        return (gx.reshape(g.shape),)
+        return (g * self.positive,)
 
 
 class Clip(Function):          # y = min(max(x, lo), hi);  dy/dx = 1 inside [lo, hi], else 0
+    def __init__(self, lo, hi):
+        self.lo, self.hi = lo, hi
+
     def forward(self, x):
         self.inside = (x >= (self.lo if self.lo is not None else -self.xp.inf)) & \
                       (x <= (self.hi if self.hi is not None else self.xp.inf))
@@ -220,6 +223,9 @@ class Clip(Function):          # y = min(max(x, lo), hi);  dy/dx = 1 inside [lo,
 
 
 class Cast(Function):          # y = x as another dtype;  dy/dx = 1, cast back
+    def __init__(self, dtype):
+        self.dtype = dtype
+
     def forward(self, x):
         return x.astype(self.dtype)
 

@@ -6,7 +6,14 @@ from ..function import Function
 from ._util import expand_reduced, reduced_count, reduced_shape
 
 
-class Sum(Function):           # y = sum_i x_i;  dy/dx_i = 1
+class _Reduction(Function):
+    """Parameters: ``axis`` (None: every axis; else a sorted tuple) and ``keepdims``."""
+
+    def __init__(self, axis, keepdims):
+        self.axis, self.keepdims = axis, keepdims
+
+
+class Sum(_Reduction):         # y = sum_i x_i;  dy/dx_i = 1
     def forward(self, x):
         return x.sum(axis=self.axis, keepdims=self.keepdims)
 
@@ -16,7 +23,7 @@ class Sum(Function):           # y = sum_i x_i;  dy/dx_i = 1
         return (self.xp.broadcast_to(g, shape),)
 
 
-class Mean(Function):          # y = (1/n) sum_i x_i;  dy/dx_i = 1/n
+class Mean(_Reduction):        # y = (1/n) sum_i x_i;  dy/dx_i = 1/n
     def forward(self, x):
         self.count = max(1, reduced_count(x.shape, self.axis))
         return x.mean(axis=self.axis, keepdims=self.keepdims)
@@ -27,7 +34,7 @@ class Mean(Function):          # y = (1/n) sum_i x_i;  dy/dx_i = 1/n
         return (self.xp.broadcast_to(g, shape),)
 
 
-class Max(Function):           # y = max_i x_i;  dy/dx_i = 1 at the maximum (shared evenly by ties)
+class Max(_Reduction):         # y = max_i x_i;  dy/dx_i = 1 at the maximum (shared evenly by ties)
     def forward(self, x):
         self.x = x
         self.y = x.max(axis=self.axis, keepdims=True)

@@ -9,6 +9,9 @@ from ._util import normalize_axis
 
 
 class Reshape(Function):
+    def __init__(self, shape):
+        self.shape = shape
+
     def forward(self, x):
         return x.reshape(self.shape)
 
@@ -32,6 +35,9 @@ def reshape(x, shape):
 
 
 class Permute(Function):
+    def __init__(self, dims):
+        self.dims = dims
+
     def forward(self, x):
         return x.transpose(self.dims)
 
@@ -56,6 +62,10 @@ _BASIC = (int, slice, type(None), type(Ellipsis))
 class GetItem(Function):
     """y = x[index]. Each entry of x may be picked several times (x[[0, 0, 1]]), so its gradient
     is the sum of the gradients of all its copies: a scatter-add, not an assignment."""
+
+    def __init__(self, index, basic: bool):
+        self.index = index      # a tuple of slices, integers, None, Ellipsis and index arrays
+        self.basic = basic      # no index arrays: no entry is picked twice
 
     def forward(self, x):
         return x[self.index]
@@ -99,6 +109,9 @@ def getitem(x, index):
 
 
 class Concatenate(Function):
+    def __init__(self, axis):
+        self.axis = axis
+
     def forward(self, *arrays):
         return self.xp.concatenate(arrays, axis=self.axis)
 
@@ -111,6 +124,9 @@ class Concatenate(Function):
 
 
 class Stack(Function):
+    def __init__(self, axis):
+        self.axis = axis
+
     def forward(self, *arrays):
         return self.xp.stack(arrays, axis=self.axis)
 

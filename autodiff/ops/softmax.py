@@ -10,7 +10,12 @@ from __future__ import annotations
 from ..function import Function
 
 
-class LogSoftmax(Function):
+class _AlongAxis(Function):
+    def __init__(self, axis):
+        self.axis = axis
+
+
+class LogSoftmax(_AlongAxis):
     def forward(self, x):
         z = x - x.max(axis=self.axis, keepdims=True)
         self.y = z - self.xp.log(self.xp.exp(z).sum(axis=self.axis, keepdims=True))
@@ -20,7 +25,7 @@ class LogSoftmax(Function):
         return (g - self.xp.exp(self.y) * g.sum(axis=self.axis, keepdims=True),)
 
 
-class Softmax(Function):
+class Softmax(_AlongAxis):
     def forward(self, x):
         e = self.xp.exp(x - x.max(axis=self.axis, keepdims=True))
         self.y = e / e.sum(axis=self.axis, keepdims=True)

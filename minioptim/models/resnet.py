@@ -30,10 +30,10 @@ batch norm starts at weight 1, bias 0.
 from __future__ import annotations
 
 from autodiff import backend
-from autodiff.functions import concatenate
+from autodiff.tensor_functions import concatenate
 from autodiff.nn import init
 from autodiff.nn.conv import Conv2d
-from autodiff.nn.layers import Linear
+from autodiff.nn.layers import Linear, relu
 from autodiff.nn.module import Module, Sequential
 from autodiff.nn.normalization import BatchNorm2d
 from autodiff.nn.pooling import global_avg_pool2d
@@ -77,12 +77,12 @@ class BasicBlock(Module):
         out = self.conv1(x)
         if self.batch_norm:
             out = self.bn1(out)
-        out = self.conv2(out.relu())
+        out = self.conv2(relu(out))
         if self.batch_norm:
             out = self.bn2(out)
         if self.stride != 1 or self.in_planes != self.planes:
             x = shortcut_option_a(x, self.planes, self.stride)
-        return (out + x).relu()
+        return relu(out + x)
 
 
 class ResNet(Module):
@@ -112,7 +112,7 @@ class ResNet(Module):
     def stem(self, x: Tensor) -> Tensor:
         """relu(bn1(conv1(x))): the input to layer1."""
         out = self.conv1(x)
-        return (self.bn1(out) if self.batch_norm else out).relu()
+        return relu(self.bn1(out) if self.batch_norm else out)
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.layer3(self.layer2(self.layer1(self.stem(x))))

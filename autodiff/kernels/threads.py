@@ -29,7 +29,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence
 
-from . import backend
+from .. import backend
 
 ENV_VAR = "MINIOPTIM_NUM_THREADS"
 
@@ -142,22 +142,6 @@ def slices(fn: Callable, flat, target: int = SLICE_ELEMENTS) -> None:
     map_chunks(lambda r: fn(slice(r[0], r[1])), chunks, blas=False)
 
 
-def add(a, b):
-    """a + b. Two large C-contiguous arrays of one shape and dtype (a residual connection, the
-    gradients of a tensor used twice) are added in slices on all cores."""
-    if a.shape != b.shape or a.dtype != b.dtype or a.size < 2 * SLICE_ELEMENTS or \
-            not (a.flags.c_contiguous and b.flags.c_contiguous):
-        return a + b
-    xp = backend.array_module(a)
-    out = xp.empty_like(a)
-    fa, fb, fo = a.reshape(-1), b.reshape(-1), out.reshape(-1)
-
-    def part(s):
-        xp.add(fa[s], fb[s], out=fo[s])
-    slices(part, fo)
-    return out
-
-
 class _Work:
     """The items of one map_chunks call, handed out one at a time to whichever thread asks."""
 
@@ -204,5 +188,5 @@ def map_chunks(fn: Callable, items: Sequence, blas: bool = True) -> list:
     return work.results
 
 
-__all__ = ["ENV_VAR", "add", "batch_chunks", "map_chunks", "num_threads", "set_num_threads",
+__all__ = ["ENV_VAR", "batch_chunks", "map_chunks", "num_threads", "set_num_threads",
            "slices"]

@@ -1,0 +1,44 @@
+"""The linear-layer kernel: replaces ``autodiff.nn.layers.linear`` (``x @ W.T + b``).
+
+Composed from primitives, ``x @ W.T + b`` records a transpose, a matmul and a broadcast add, and
+for a (seq, batch, in) input the matmul's backward builds a (seq, in, out) array before summing it
+over seq; here x is seen as one (rows, in) matrix and the three derivatives are one product each.
+"""
+from __future__ import annotations
+
+from ..function import Function
+
+
+class LinearFunction(Function):
+    """y = x W^T + b for x of shape (..., in), W (out, in), b (out,).
+
+    With X the input seen as a matrix (rows, in) and G = dL/dY (rows, out):
+        dL/dX = G W,    dL/dW = G^T X,    dL/db = sum over rows of G.
+    """
+
+    def forward(self, x, weight, bias=None):
+        self.x, self.weight = x, weight
+        # one (rows, in) @ (in, out) product: a 3-d @ 2-d matmul would loop over the batch
+        y = x.reshape(-1, x.shape[-1]) @ weight.T if x.ndim > 2 else x @ weight.T
+        if bias is not None:
+            y += bias
+        return y.reshape(x.shape[:-1] + (weight.shape[0],)) if x.ndim > 2 else y
+
+    def backward(self, g):
+        out_features = g.shape[-1]
+        g2 = g.reshape(-1, out_features)
+        gx = gw = gb = None
+        if self.needs_grad(0):
+            gx = (g2 @ self.weight).reshape(self.x.shape)
+        if self.needs_grad(1):
+            gw = g2.T @ self.x.reshape(-1, self.x.shape[-1])
+        if len(self.inputs) > 2 and self.needs_grad(2):
+            gb = g2.sum(axis=0)
+        return gx, gw, gb
+
+
+def linear(input, weight, bias):
+    """The kernel's entry point (arguments checked by ``autodiff.nn.layers.linear``)."""
+    if bias is None:
+        return LinearFunction.apply(input, weight)
+    return LinearFunction.apply(input, weight, bias)
