@@ -80,14 +80,19 @@ def ref_sgd(gs, state, t):
 
 
 def ref_momentum(beta, dampening=None, nesterov=False):
-    d = beta if dampening is None else dampening
-
+    """The talk (dampening None): m_0 = 0, m_t = beta m + (1 - beta) g, Nesterov
+    (1 - beta) g + beta m. PyTorch (torch.optim.SGD's documented update): b_1 = g_1, then
+    b_t = beta b + (1 - dampening) g, Nesterov g + beta b."""
     def direction(gs, state, t):
-        ms = state.get("m", [np.zeros_like(g) for g in gs])
-        ms = state["m"] = [beta * m + (1 - d) * g for m, g in zip(ms, gs)]
-        if nesterov:
-            return [(1 - d) * g + beta * m for g, m in zip(gs, ms)]
-        return ms
+        if dampening is None:
+            ms = state.get("m", [np.zeros_like(g) for g in gs])
+            ms = state["m"] = [beta * m + (1 - beta) * g for m, g in zip(ms, gs)]
+            return [(1 - beta) * g + beta * m for g, m in zip(gs, ms)] if nesterov else ms
+        if t == 1:
+            ms = state["m"] = [g.copy() for g in gs]
+        else:
+            ms = state["m"] = [beta * m + (1 - dampening) * g for m, g in zip(state["m"], gs)]
+        return [g + beta * m for g, m in zip(gs, ms)] if nesterov else ms
     return direction
 
 

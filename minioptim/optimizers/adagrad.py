@@ -40,7 +40,9 @@ class AdaGrad(Optimizer):
     def check_hyperparameters(self, group):
         check_nonnegative(group, "eps")
 
-    def direction(self, g, state, group):
-        xp = backend.array_module(g)
+    def update(self, w, g, state, group):
+        xp, eta, eps = backend.array_module(g), group["lr"], group["eps"]
         s = state["sum_sq"] = state.get("sum_sq", 0) + g * g           # s_t = s_{t-1} + g_t^2
-        return safe_divide(xp, g, group["eps"] + xp.sqrt(s))           # g_t / (eps + sqrt(s_t))
+        u = safe_divide(xp, g, eps + xp.sqrt(s))                       # g_t / (eps + sqrt(s_t))
+        with self.decay(w, group):
+            w -= eta * u                                               # x_{t+1} = x_t - eta u_t

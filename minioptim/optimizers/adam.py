@@ -2,11 +2,14 @@ r"""Adam, AdamW and AdamProx: one algorithm in the three weight-decay modes.
 
     m_t = beta1 m_{t-1} + (1 - beta1) g_t                 (m_0 = 0)
     v_t = beta2 v_{t-1} + (1 - beta2) g_t^2               (v_0 = 0)
-    u_t = m_t / (sqrt(v_t) + eps)               (with bias correction: m_t / (1 - beta1^t) and
-                                                 v_t / (1 - beta2^t) in place of m_t and v_t)
+    m_hat_t = m_t / (1 - beta1^t),  v_hat_t = v_t / (1 - beta2^t)   (bias correction; optional)
+    u_t = m_hat_t / (sqrt(v_hat_t) + eps)
     Adam      g_t <- g_t + lambda w_{t-1};  w_t = w_{t-1} - eta u_t                ("l2")
     AdamW     w_t = w_{t-1} - eta (lambda w_{t-1} + u_t)                            ("decoupled")
     AdamProx  w_t = (w_{t-1} - eta u_t) / (1 + eta lambda)                          ("proximal")
+
+The three differ only in where lambda enters, which ``Optimizer.decay`` writes once for every
+optimizer; ``Adam.update`` below is the shared part, line by line.
 
 Multiplying coordinate i of every gradient by c > 0 multiplies m_t,i by c and sqrt(v_t,i) by c,
 so u_t does not change: Adam is scale-free (exactly for eps = 0). Adam with an L2 term is not:
@@ -58,16 +61,19 @@ class Adam(Optimizer):
         check_betas(group)
         check_nonnegative(group, "eps")
 
-    def direction(self, g, state, group):
-        xp = backend.array_module(g)
+    def update(self, w, g, state, group):
+        xp, eta, eps = backend.array_module(g), group["lr"], group["eps"]
         b1, b2 = group["betas"]
         t = state["step"] = state.get("step", 0) + 1
         m = state["m"] = b1 * state.get("m", 0) + (1 - b1) * g        # m_t
         v = state["v"] = b2 * state.get("v", 0) + (1 - b2) * g * g    # v_t
         if group["bias_correction"]:
-            m = m / (1 - b1 ** t)                                      # m_t / (1 - beta1^t)
-            v = v / (1 - b2 ** t)                                      # v_t / (1 - beta2^t)
-        return safe_divide(xp, m, xp.sqrt(v) + group["eps"])          # m_t / (sqrt(v_t) + eps)
+            m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)        # m_hat_t, v_hat_t
+        else:
+            m_hat, v_hat = m, v                                        # the slide, uncorrected
+        u = safe_divide(xp, m_hat, xp.sqrt(v_hat) + eps)               # m_hat / (sqrt(v_hat) + eps)
+        with self.decay(w, group):
+            w -= eta * u                                               # w_t = w_{t-1} - eta u_t
 
 
 class AdamW(Adam):

@@ -1,19 +1,22 @@
 r"""The optimizer base: parameter groups, per-parameter state, and weight decay written once.
 
-Every optimizer of the talk computes an *update direction* :math:`u_t` from the gradient and its
-own state (momentum, second moments, ...); this base then takes the step
+Every optimizer of the talk writes its own update in its own file, down to the line
 
     w_t = w_{t-1} - eta_t * u_t
 
-and applies weight decay lambda in one of three modes, which every optimizer accepts:
+(u_t its direction: m_t, m_hat_t / (sqrt(v_hat_t) + eps), sign(c_t), ...). This base adds
+weight decay lambda around that line, in one of three modes that every optimizer accepts:
 
     "l2"         g_t <- g_t + lambda * w_{t-1}, before the algorithm sees g_t   (Adam + L2)
-    "decoupled"  w_t = w_{t-1} - eta_t * (lambda * w_{t-1} + u_t)                (AdamW)
+    "decoupled"  w_t = (1 - eta_t * lambda) w_{t-1} - eta_t * u_t              (AdamW)
     "proximal"   w_t = (w_{t-1} - eta_t * u_t) / (1 + eta_t * lambda)            (AdamProx)
 
-"proximal" is the exact minimizer of  lambda/2 ||w||^2 + <u_t, w> + ||w - w_{t-1}||^2 / (2 eta_t),
-and "decoupled" is its first-order expansion in eta_t * lambda; the proximal step never flips the
-sign of w, whatever eta_t >= 0 (SGD with "l2" flips it once eta_t * lambda > 1).
+"l2" happens in ``gradients()``, before the optimizer sees g_t; the other two in ``decay()``, a
+context around the optimizer's own line: shrink w first ("decoupled"), or divide it after
+("proximal"). "proximal" is the exact minimizer of
+lambda/2 ||w||^2 + <u_t, w> + ||w - w_{t-1}||^2 / (2 eta_t), and "decoupled" is its first-order
+expansion in eta_t * lambda; the proximal step never flips the sign of w, whatever eta_t >= 0
+(SGD with "l2" flips it once eta_t * lambda > 1).
 
 A parameter is any object with ``.data`` (an array of the active backend, updated in place) and
 ``.grad`` (an array or None), so the same optimizer runs on a 2-d quadratic and on a ResNet.
@@ -22,6 +25,7 @@ step counts (for bias correction) are kept per parameter.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import numbers
 
@@ -31,8 +35,9 @@ DECAY_MODES = ("l2", "decoupled", "proximal")
 
 
 class Optimizer:
-    """Base class. Subclasses give ``defaults`` and write ``direction`` (or ``directions`` when
-    the update needs a quantity over all parameters, such as a global norm)."""
+    """Base class. Subclasses give ``defaults`` and write ``update(w, g, state, group)``, the
+    step of one parameter; an optimizer whose step needs all parameters at once (a global norm)
+    writes ``step`` itself over ``gradients()``."""
 
     default_decay_mode = "l2"
 
@@ -91,7 +96,12 @@ class Optimizer:
 
     def step(self) -> None:
         """One update of every parameter that has a gradient."""
-        items = []
+        for p, g, state, group in self.gradients():
+            self.update(p.data, g, state, group)
+
+    def gradients(self):
+        """(parameter, g_t, state, group) for every parameter that has a gradient, g_t with the
+        "l2" term added when that is the group's decay mode."""
         for group in self.param_groups:
             lam, mode = group["weight_decay"], group["weight_decay_mode"]
             for p in group["params"]:
@@ -100,29 +110,24 @@ class Optimizer:
                 g = p.grad
                 if lam and mode == "l2":
                     g = g + lam * p.data                      # g_t <- g_t + lambda w_{t-1}
-                items.append((p, g, self.state.setdefault(id(p), {}), group))
-        for (p, _, _, group), u in zip(items, self.directions(items)):
-            self._take_step(p, u, group)
+                yield p, g, self.state.setdefault(id(p), {}), group
 
-    def directions(self, items) -> list:
-        """The update direction u_t of each (param, grad, state, group); by default one
-        parameter at a time."""
-        return [self.direction(g, state, group) for _, g, state, group in items]
-
-    def direction(self, g, state: dict, group: dict):
-        raise TypeError(f"{type(self).__name__} must define direction() or directions()")
+    def update(self, w, g, state: dict, group: dict) -> None:
+        """Update the array ``w`` in place from its gradient ``g``; every optimizer writes it."""
+        raise TypeError(f"{type(self).__name__} must define update() or step()")
 
     @staticmethod
-    def _take_step(p, u, group) -> None:
+    @contextlib.contextmanager
+    def decay(w, group: dict):
+        """Weight decay around the optimizer's line ``w -= eta * u`` (the ``with`` block):
+        "decoupled" shrinks w before it, w <- (1 - eta lambda) w; "proximal" divides after it,
+        w <- w / (1 + eta lambda). ("l2" was added to the gradient already.)"""
         eta, lam, mode = group["lr"], group["weight_decay"], group["weight_decay_mode"]
-        w = p.data
         if lam and mode == "decoupled":
-            w -= eta * (lam * w + u)                          # w_t = w - eta (lambda w + u)
-        elif lam and mode == "proximal":
-            w -= eta * u                                      # w_t = (w - eta u) / (1 + eta lambda)
-            w /= 1 + eta * lam
-        else:
-            w -= eta * u                                      # w_t = w - eta u
+            w *= 1 - eta * lam                                # (1 - eta lambda) w_{t-1}
+        yield
+        if lam and mode == "proximal":
+            w /= 1 + eta * lam                           # (w_{t-1} - eta u_t) / (1 + eta lambda)
 
     # -- saving and resuming ---------------------------------------------------------------------
     def state_dict(self) -> dict:

@@ -43,10 +43,11 @@ class Lion(Optimizer):
     def check_hyperparameters(self, group):
         check_betas(group)
 
-    def direction(self, g, state, group):
-        xp = backend.array_module(g)
+    def update(self, w, g, state, group):
+        xp, eta = backend.array_module(g), group["lr"]
         b1, b2 = group["betas"]
         m = state.get("m", 0)
         c = b1 * m + (1 - b1) * g                                      # c_t
+        with self.decay(w, group):
+            w -= eta * xp.sign(c)                                  # w_t = w_{t-1} - eta sign(c_t)
         state["m"] = b2 * m + (1 - b2) * g                             # m_t
-        return xp.sign(c)                                              # sign(c_t)

@@ -67,5 +67,6 @@ class PreconditionedGD(Optimizer):
                 raise ValueError(f"preconditioner {i} must be positive")
             self.state.setdefault(id(p), {})["P"] = d
 
-    def direction(self, g, state, group):
-        return state["P"] * g                                          # P g_t
+    def update(self, w, g, state, group):
+        with self.decay(w, group):
+            w -= group["lr"] * (state["P"] * g)                        # x_{t+1} = x_t - eta P g_t

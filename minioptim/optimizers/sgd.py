@@ -9,6 +9,10 @@ r"""Stochastic gradient descent and its relatives in the talk's experiments.
 The norms are global: over all parameters together, as in Zhang et al. (ICLR'20, NeurIPS'20).
 None of these is scale-free: multiplying one coordinate of the gradients by c multiplies that
 coordinate's steps by c (the normalized and clipped ones also mix coordinates through the norm).
+
+PyTorch's momentum is another form, m_t = beta m_{t-1} + (1 - dampening) g_t with m_1 = g_t
+(undampened when dampening = 0, the usual setting): ``dampening=`` selects it, with PyTorch's
+trajectory for the same arguments.
 """
 from __future__ import annotations
 
@@ -18,12 +22,38 @@ from ..clipping import global_norm
 from .base import Optimizer, check_in_unit_interval
 
 
-def _momentum(g, state, beta, dampening):
-    """m_t = beta m_{t-1} + (1 - dampening) g_t, m_0 = 0 (the talk: dampening = beta)."""
+def momentum(g, state: dict, beta: float, dampening):
+    """m_t. dampening None: the talk's m_t = beta m_{t-1} + (1 - beta) g_t, m_0 = 0. A number:
+    PyTorch's m_1 = g_1, then m_t = beta m_{t-1} + (1 - dampening) g_t."""
     m_prev = state.get("m")
-    m = (1 - dampening) * g if m_prev is None else beta * m_prev + (1 - dampening) * g
+    if dampening is None:
+        m = (1 - beta) * g if m_prev is None else beta * m_prev + (1 - beta) * g
+    else:
+        m = g.copy() if m_prev is None else beta * m_prev + (1 - dampening) * g
     state["m"] = m
     return m
+
+
+def _check_momentum(group) -> None:
+    check_in_unit_interval(group, "momentum")
+    if group.get("dampening") is not None:
+        check_in_unit_interval(group, "dampening")
+    if group.get("nesterov") and group["momentum"] == 0:
+        raise ValueError("nesterov=True needs momentum > 0")
+
+
+def _direction(g, m, group):
+    """m_t, or with Nesterov the look-ahead: PyTorch's g_t + beta m_t (dampening given), the
+    talk-form (1 - beta) g_t + beta m_t."""
+    if not group.get("nesterov"):
+        return m
+    beta, damp = group["momentum"], group.get("dampening")
+    return (1 - beta) * g + beta * m if damp is None else g + beta * m
+
+
+def _global_norm_step(eta: float, gamma: float, norm: float) -> float:
+    """min(eta, gamma / ||v||) (eta when v = 0: then the step is 0 anyway)."""
+    return min(eta, gamma / norm) if norm > 0 else eta
 
 
 class SGD(Optimizer):
@@ -33,14 +63,16 @@ class SGD(Optimizer):
 
     Args:
         lr (eta): step size. momentum (beta, default 0): 0 gives plain SGD, x <- x - eta g.
-        dampening: None (default) uses the talk's (1 - beta) g_t; ``dampening=0`` gives
-            PyTorch's undampened m_t = beta m_{t-1} + g_t (whose steps are 1/(1-beta) larger).
-        nesterov: step along (1 - dampening) g_t + beta m_t instead of m_t (PyTorch's Nesterov).
+        dampening: None (default) uses the talk's form above; a number gives PyTorch's
+            m_1 = g_1, m_t = beta m_{t-1} + (1 - dampening) g_t (``dampening=0``: PyTorch's
+            default undampened momentum, whose steps are 1/(1-beta) larger).
+        nesterov: step along the look-ahead beta m_t + g_t (PyTorch's Nesterov; with the talk's
+            form, beta m_t + (1 - beta) g_t).
         weight_decay (lambda), weight_decay_mode: see ``Optimizer`` ("l2" by default, as PyTorch).
 
-    Not scale-free. PyTorch: ``torch.optim.SGD(lr, momentum, dampening=0)`` equals
-    ``SGD(lr, momentum, dampening=0)`` here; optax: ``optax.sgd(lr, momentum)`` is the same
-    undampened form.
+    Not scale-free. PyTorch: ``torch.optim.SGD(lr, momentum, dampening, nesterov)`` takes the
+    same steps as ``SGD(lr, momentum, dampening=...)`` here with the same numbers (PyTorch's
+    default is dampening=0); optax: ``optax.sgd(lr, momentum)`` is the undampened form.
 
     Example:
         >>> x = ad.Tensor([1.0, -2.0], requires_grad=True)
@@ -57,52 +89,43 @@ class SGD(Optimizer):
                                       weight_decay_mode=weight_decay_mode))
 
     def check_hyperparameters(self, group):
-        check_in_unit_interval(group, "momentum")
-        if group["dampening"] is not None:
-            check_in_unit_interval(group, "dampening")
-        if group["nesterov"] and group["momentum"] == 0:
-            raise ValueError("nesterov=True needs momentum > 0")
+        _check_momentum(group)
 
-    def direction(self, g, state, group):
-        beta = group["momentum"]
-        if beta == 0:
-            return g                                                  # x <- x - eta g
-        damp = beta if group["dampening"] is None else group["dampening"]
-        m = _momentum(g, state, beta, damp)                           # m_t
-        if group["nesterov"]:
-            return (1 - damp) * g + beta * m
-        return m                                                      # x <- x - eta m_t
+    def update(self, w, g, state, group):
+        eta, beta = group["lr"], group["momentum"]
+        u = g                                                         # plain SGD: u_t = g_t
+        if beta:
+            m = momentum(g, state, beta, group["dampening"])          # m_t
+            u = _direction(g, m, group)
+        with self.decay(w, group):
+            w -= eta * u                                              # x_{t+1} = x_t - eta m_t
 
 
 class _GlobalNormSGD(Optimizer):
-    """Shared by the variants whose step depends on a norm over all parameters: each declares
-    which of momentum (beta) and gamma it takes, so nothing is accepted and then ignored."""
+    """Shared by the variants whose step depends on a norm over all parameters. Each passes the
+    hyperparameters it takes, so nothing is accepted and then ignored: momentum's dampening and
+    Nesterov, for one, change nothing once m_t is normalized (both forms of m_t are
+    proportional), so SGDNormalized does not take them."""
 
-    takes_momentum, takes_gamma = True, False
-
-    def __init__(self, params, lr=0.01, momentum=0.9, gamma=None, weight_decay=0.0,
-                 weight_decay_mode="l2"):
-        defaults = dict(lr=lr, weight_decay=weight_decay, weight_decay_mode=weight_decay_mode)
-        if self.takes_momentum:
-            defaults["momentum"] = momentum
-        if self.takes_gamma:
-            defaults["gamma"] = gamma
-        super().__init__(params, defaults)
+    def __init__(self, params, lr=0.01, weight_decay=0.0, weight_decay_mode="l2", **options):
+        super().__init__(params, dict(lr=lr, weight_decay=weight_decay,
+                                      weight_decay_mode=weight_decay_mode, **options))
 
     def check_hyperparameters(self, group):
-        if self.takes_momentum:
-            check_in_unit_interval(group, "momentum")
+        if "momentum" in group:
+            _check_momentum(group)
         gamma = group.get("gamma", 1.0)
-        if not (isinstance(gamma, numbers.Real) and gamma > 0):
+        if isinstance(gamma, bool) or not (isinstance(gamma, numbers.Real) and gamma > 0):
             raise ValueError(f"{type(self).__name__} needs gamma > 0 (the largest step length "
                              f"||x_(t+1) - x_t||), got {gamma!r}")
 
-    @staticmethod
-    def _scaled(v, norm, group):
-        """v scaled so that the base's step eta * u is min(eta, gamma / ||v||) v."""
-        eta, gamma = group["lr"], group["gamma"]
-        step = min(eta, gamma / norm) if norm > 0 else eta            # min(eta, gamma/||v||)
-        return v * (step / eta) if eta > 0 else v
+    def momenta(self, params):
+        """[(p, m_t or its Nesterov look-ahead, group)] for the (p, g, state, group) given."""
+        out = []
+        for p, g, state, group in params:
+            m = momentum(g, state, group["momentum"], group.get("dampening"))    # m_t
+            out.append((p, _direction(g, m, group), group))
+        return out
 
 
 class SGDNormalized(_GlobalNormSGD):
@@ -111,8 +134,8 @@ class SGDNormalized(_GlobalNormSGD):
         m_t = beta m_{t-1} + (1 - beta) g_t        x_{t+1} = x_t - eta m_t / ||m_t||_2
 
     Every step has length eta (||m_t|| over all parameters). Default momentum beta = 0.9.
-    Not scale-free. No PyTorch/optax built-in (optax: ``scale_by_trust_ratio`` is related but
-    per-layer).
+    Not scale-free. No PyTorch/optax built-in
+    (optax: ``scale_by_trust_ratio`` is related but per-layer).
 
     Example:
         >>> x = ad.Tensor([3.0, 4.0], requires_grad=True)
@@ -123,14 +146,16 @@ class SGDNormalized(_GlobalNormSGD):
     """
 
     def __init__(self, params, lr=0.01, momentum=0.9, weight_decay=0.0, weight_decay_mode="l2"):
-        super().__init__(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
-                         weight_decay_mode=weight_decay_mode)
+        super().__init__(params, lr=lr, weight_decay=weight_decay,
+                         weight_decay_mode=weight_decay_mode, momentum=momentum)
 
-    def directions(self, items):
-        ms = [_momentum(g, state, group["momentum"], group["momentum"])
-              for _, g, state, group in items]                        # m_t
-        norm = global_norm(ms)                                        # ||m_t||_2
-        return [m / norm if norm > 0 else m * 0 for m in ms]         # m_t / ||m_t||
+    def step(self):
+        ms = self.momenta(self.gradients())                           # m_t of every parameter
+        norm = global_norm(m for _, m, _ in ms)                       # ||m_t||_2
+        for p, m, group in ms:
+            with self.decay(p.data, group):
+                if norm > 0:
+                    p.data -= group["lr"] * (m / norm)                # x - eta m_t / ||m_t||
 
 
 class SGDClipGrad(_GlobalNormSGD):
@@ -150,15 +175,17 @@ class SGDClipGrad(_GlobalNormSGD):
         tensor([29.4, 39.2], requires_grad=True)
     """
 
-    takes_momentum, takes_gamma = False, True
-
     def __init__(self, params, lr=0.01, gamma=None, weight_decay=0.0, weight_decay_mode="l2"):
-        super().__init__(params, lr=lr, gamma=gamma, weight_decay=weight_decay,
-                         weight_decay_mode=weight_decay_mode)
+        super().__init__(params, lr=lr, weight_decay=weight_decay,
+                         weight_decay_mode=weight_decay_mode, gamma=gamma)
 
-    def directions(self, items):
-        norm = global_norm(g for _, g, _, _ in items)                 # ||g_t||_2
-        return [self._scaled(g, norm, group) for _, g, _, group in items]
+    def step(self):
+        params = list(self.gradients())
+        norm = global_norm(g for _, g, _, _ in params)                # ||g_t||_2
+        for p, g, _, group in params:
+            step = _global_norm_step(group["lr"], group["gamma"], norm)
+            with self.decay(p.data, group):
+                p.data -= step * g                                    # x - min(eta, gamma/||g||) g
 
 
 class SGDClipMomentum(_GlobalNormSGD):
@@ -167,7 +194,9 @@ class SGDClipMomentum(_GlobalNormSGD):
         m_t = beta m_{t-1} + (1 - beta) g_t        x_{t+1} = x_t - min(eta, gamma / ||m_t||_2) m_t
 
     Args: lr (eta), momentum (beta, default 0.9), gamma (required), weight decay as in
-    ``Optimizer``. Not scale-free. No PyTorch/optax built-in.
+    ``Optimizer``; ``dampening`` and ``nesterov`` as in ``SGD`` (the papers' code uses PyTorch's
+    undampened momentum, ``dampening=0``, optionally Nesterov). Not scale-free. No PyTorch/optax
+    built-in.
 
     Example:
         >>> x = ad.Tensor([30.0, 40.0], requires_grad=True)
@@ -177,18 +206,19 @@ class SGDClipMomentum(_GlobalNormSGD):
         tensor([29.4, 39.2], requires_grad=True)
     """
 
-    takes_gamma = True
-
     def __init__(self, params, lr=0.01, momentum=0.9, gamma=None, weight_decay=0.0,
-                 weight_decay_mode="l2"):
-        super().__init__(params, lr=lr, momentum=momentum, gamma=gamma,
-                         weight_decay=weight_decay, weight_decay_mode=weight_decay_mode)
+                 weight_decay_mode="l2", dampening=None, nesterov=False):
+        super().__init__(params, lr=lr, weight_decay=weight_decay,
+                         weight_decay_mode=weight_decay_mode, momentum=momentum, gamma=gamma,
+                         dampening=dampening, nesterov=nesterov)
 
-    def directions(self, items):
-        ms = [_momentum(g, state, group["momentum"], group["momentum"])
-              for _, g, state, group in items]                        # m_t
-        norm = global_norm(ms)                                        # ||m_t||_2
-        return [self._scaled(m, norm, group) for m, (_, _, _, group) in zip(ms, items)]
+    def step(self):
+        ms = self.momenta(self.gradients())                           # m_t of every parameter
+        norm = global_norm(m for _, m, _ in ms)                       # ||m_t||_2
+        for p, m, group in ms:
+            step = _global_norm_step(group["lr"], group["gamma"], norm)
+            with self.decay(p.data, group):
+                p.data -= step * m                                    # x - min(eta, gamma/||m||) m
 
 
 __all__ = ["SGD", "SGDNormalized", "SGDClipGrad", "SGDClipMomentum"]

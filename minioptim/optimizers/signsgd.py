@@ -45,15 +45,16 @@ class GeneralizedSignSGD(Optimizer):
         check_betas(group)
         check_nonnegative(group, "eps")
 
-    def direction(self, g, state, group):
-        xp = backend.array_module(g)
+    def update(self, w, g, state, group):
+        xp, eta, eps = backend.array_module(g), group["lr"], group["eps"]
         b1, b2 = group["betas"]
         t = state["step"] = state.get("step", 0) + 1
         m = state["m"] = b1 * state.get("m", 0) + (1 - b1) * g        # m_t
         v = state["v"] = b2 * state.get("v", 0) + (1 - b2) * m * m    # v_t (of m_t, not g_t)
         if group["bias_correction"]:
-            m, v = m / (1 - b1 ** t), v / (1 - b2 ** t)
-        return safe_divide(xp, m, xp.sqrt(v) + group["eps"])          # m_t / sqrt(v_t)
+            m, v = m / (1 - b1 ** t), v / (1 - b2 ** t)                # m_hat_t, v_hat_t
+        with self.decay(w, group):
+            w -= eta * safe_divide(xp, m, xp.sqrt(v) + eps)            # x - eta m_t / sqrt(v_t)
 
 
 class SignSGD(GeneralizedSignSGD):
