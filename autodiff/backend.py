@@ -184,17 +184,6 @@ def to_numpy(array) -> np.ndarray:
     return b.to_host(array)
 
 
-def write_npz(file, arrays: dict) -> None:
-    """Host arrays to an open binary file as .npz (no pickle is ever needed to read it)."""
-    np.savez(file, **{k: to_numpy(v) for k, v in arrays.items()})
-
-
-def read_npz(path) -> dict:
-    """The arrays of an .npz file as host arrays; refuses pickled content."""
-    with np.load(path, allow_pickle=False) as f:
-        return {k: f[k] for k in f.files}
-
-
 def manual_seed(seed: int) -> None:
     """Seed the generator behind every random tensor, so runs repeat on any backend."""
     global _rng

@@ -20,7 +20,7 @@ _NAMES = {
     "SGDNormalized": "optimizers", "SGDClipGrad": "optimizers", "SGDClipMomentum": "optimizers",
     "AdaGrad": "optimizers", "Adam": "optimizers", "AdamW": "optimizers",
     "AdamProx": "optimizers", "Lion": "optimizers", "GeneralizedSignSGD": "optimizers",
-    "SignSGD": "optimizers", "PreconditionedGD": "optimizers",
+    "SignSGD": "optimizers", "PreconditionedGD": "optimizers", "Point": "optimizers",
     "LRScheduler": "schedules",
     "clip_grad_norm": "clipping", "global_norm": "clipping",
     "NonFiniteLossError": "errors",

@@ -19,13 +19,7 @@ import numpy as np
 from autodiff import backend
 
 from .clipping import global_norm
-
-
-class _Point:
-    """A parameter made of a bare array, for optimizers run on an oracle."""
-
-    def __init__(self, data):
-        self.data, self.grad = data, None
+from .optimizers.base import Point
 
 
 def scale_free_check(make_optimizer, grad, x0, scale, steps: int = 50,
@@ -48,7 +42,7 @@ def scale_free_check(make_optimizer, grad, x0, scale, steps: int = 50,
     if not (d > 0).all():
         raise ValueError("scale_free_check: every scale must be > 0")
     d_dev = backend.asarray(d)
-    plain, scaled = _Point(backend.asarray(x0.copy())), _Point(backend.asarray(x0.copy()))
+    plain, scaled = Point(x0), Point(x0)
     opt_a, opt_b = make_optimizer([plain]), make_optimizer([scaled])
     worst = 0.0
     for _ in range(steps):

@@ -21,6 +21,8 @@ import numpy as np
 
 from autodiff import backend
 
+from .optimizers.base import Point
+
 _EXP_MAX = 709.0  # e^709 ~ 8e307: beyond it exp overflows to inf (quietly, for floats too)
 
 
@@ -139,15 +141,6 @@ class Quadratic:
     def __repr__(self):
         kind = "diagonal" if self.diagonal else "full"
         return f"Quadratic(dim={self.dim}, {kind}, condition_number={self.condition_number:.4g})"
-
-
-class Point:
-    """An optimizer-ready parameter: ``.data`` (a float64 copy of x0 on the active backend,
-    updated in place by the optimizer) and ``.grad`` (None until set)."""
-
-    def __init__(self, x0, dtype=np.float64):
-        self.data = backend.asarray(x0, dtype=dtype).copy()
-        self.grad = None
 
 
 class Trajectory(NamedTuple):

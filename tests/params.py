@@ -2,14 +2,7 @@
 import numpy as np
 
 import autodiff as ad
-
-
-class P:
-    """The smallest parameter: .data on the device (a copy of the host array) and .grad."""
-
-    def __init__(self, host):
-        self.data = ad.backend.asarray(np.array(host, dtype=np.float64, copy=True))
-        self.grad = None
+from minioptim import Point as P  # noqa: F401  (.data: a float64 copy on the device, .grad)
 
 
 def host(a):

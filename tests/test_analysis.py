@@ -7,9 +7,7 @@ import minioptim as mo
 from minioptim import analysis
 
 
-class P:
-    def __init__(self, host):
-        self.data, self.grad = ad.backend.asarray(np.array(host, dtype=np.float64)), None
+P = mo.Point
 
 
 def _quadratic_grad(H, b):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from minioptim import data
-from minioptim.data import archive, cifar, safe_pickle, sources
+from minioptim.data import files, images
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
            "truck"]
@@ -100,7 +100,7 @@ def fake_cifar(tmp_path, monkeypatch):
     served = tmp_path / "server" / "cifar-10-python.tar.gz"
     served.parent.mkdir()
     batches = make_tarball(served)
-    monkeypatch.setattr(sources, "CIFAR10", sources.RemoteFile(
+    monkeypatch.setattr(images, "CIFAR10", files.RemoteFile(
         "cifar-10-python.tar.gz", served.as_uri(), md5(served)))
     return served, batches
 
@@ -136,7 +136,8 @@ def test_tarball_placed_by_hand_loads_end_to_end(tmp_path, fake_cifar):
     assert ds.train.images[2, 1, 5, 7] == row[1024 + 32 * 5 + 7]
     assert "CIFAR-10" in ds.describe() and "20" in ds.describe()
     # the extraction folder is gone; the converted cache sits beside the tarball
-    assert sorted(os.listdir(root / "cifar10")) == ["cifar-10-python.tar.gz", "cifar-10.npz"]
+    assert sorted(os.listdir(root / "cifar10")) == ["cifar-10-python.tar.gz", "cifar-10.npz",
+                                                    "cifar-10.npz.md5"]
 
 
 def test_download_then_cache(tmp_path, fake_cifar, monkeypatch):
@@ -148,7 +149,7 @@ def test_download_then_cache(tmp_path, fake_cifar, monkeypatch):
 
     def no_second_read(path):
         raise AssertionError("the .npz cache should have been used")
-    monkeypatch.setattr(cifar, "read_tarball", no_second_read)
+    monkeypatch.setattr(images, "read_tarball", no_second_read)
     again = data.cifar10()
     np.testing.assert_array_equal(again.test.labels, ds.test.labels)
     with np.load(folder / "cifar-10.npz", allow_pickle=False) as z:  # no pickle in our cache
@@ -171,7 +172,7 @@ def test_wrong_file_is_never_used(tmp_path, fake_cifar):
     with pytest.raises(data.DataNotFoundError) as err:
         data.cifar10(download=False)
     msg = str(err.value)
-    assert md5(wrong) in msg and sources.CIFAR10.md5 in msg and str(folder) in msg
+    assert md5(wrong) in msg and images.CIFAR10.md5 in msg and str(folder) in msg
     assert not (folder / "cifar-10.npz").exists()
     # with downloads allowed, the verified download replaces it
     ds = data.cifar10(progress=False)
@@ -202,7 +203,7 @@ def test_members_leaving_the_folder_are_refused(tmp_path, member):
         add_bytes(tar, member, b"evil")
     target = tmp_path / "out" / "inside"
     with pytest.raises(data.UnsafeArchiveError, match="refusing"):
-        archive.safe_extract(str(tgz), str(target))
+        files.safe_extract(str(tgz), str(target))
     assert not (tmp_path / "out" / "evil.txt").exists() and not (tmp_path / "evil.txt").exists()
     assert not os.path.exists("/tmp/evil_abs.txt")
     assert list(target.rglob("*")) == []  # nothing at all was extracted
@@ -215,7 +216,7 @@ def test_links_are_refused(tmp_path):
         link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
         tar.addfile(link)
     with pytest.raises(data.UnsafeArchiveError, match="symbolic link"):
-        archive.safe_extract(str(tgz), str(tmp_path / "out"))
+        files.safe_extract(str(tgz), str(tmp_path / "out"))
 
 
 def test_checks_hold_without_the_tarfile_data_filter(tmp_path, monkeypatch):
@@ -224,10 +225,10 @@ def test_checks_hold_without_the_tarfile_data_filter(tmp_path, monkeypatch):
     with tarfile.open(bad, "w") as tar:
         add_bytes(tar, "../escape.txt", b"x")
     with pytest.raises(data.UnsafeArchiveError):
-        archive.safe_extract(str(bad), str(tmp_path / "out"))
+        files.safe_extract(str(bad), str(tmp_path / "out"))
     good = tmp_path / "good.tar.gz"
     make_tarball(good)
-    archive.safe_extract(str(good), str(tmp_path / "out2"))
+    files.safe_extract(str(good), str(tmp_path / "out2"))
     assert (tmp_path / "out2" / "cifar-10-batches-py" / "test_batch").is_file()
 
 
@@ -236,7 +237,7 @@ def test_a_matching_archive_with_an_unsafe_member_is_refused_by_cifar10(tmp_path
     tgz.parent.mkdir(parents=True)
     with tarfile.open(tgz, "w:gz") as tar:
         add_bytes(tar, "../../evil.txt", b"evil")
-    monkeypatch.setattr(sources, "CIFAR10", sources.RemoteFile(tgz.name, "file:///none", md5(tgz)))
+    monkeypatch.setattr(images, "CIFAR10", files.RemoteFile(tgz.name, "file:///none", md5(tgz)))
     with pytest.raises(data.UnsafeArchiveError):
         data.cifar10(download=False)
     assert not (tmp_path / "evil.txt").exists()
@@ -245,24 +246,24 @@ def test_a_matching_archive_with_an_unsafe_member_is_refused_by_cifar10(tmp_path
 
 def test_restricted_unpickler_reads_arrays_and_refuses_code():
     arr = np.arange(12, dtype=np.uint8).reshape(2, 6)
-    got = safe_pickle.load_pickle(py2_pickle({"data": arr, "labels": [1, 2]}))
+    got = files.load_pickle(py2_pickle({"data": arr, "labels": [1, 2]}))
     np.testing.assert_array_equal(got[b"data"], arr)
     assert got[b"labels"] == [1, 2]
-    got3 = safe_pickle.load_pickle(pickle.dumps({b"data": arr}, protocol=2))  # Python 3 numpy
+    got3 = files.load_pickle(pickle.dumps({b"data": arr}, protocol=2))  # Python 3 numpy
     np.testing.assert_array_equal(got3[b"data"], arr)
 
     class Evil:
         def __reduce__(self):
             return (os.system, ("echo pwned",))
     with pytest.raises(data.UnsafePickleError, match="refusing to unpickle"):
-        safe_pickle.load_pickle(pickle.dumps(Evil(), protocol=2))
+        files.load_pickle(pickle.dumps(Evil(), protocol=2))
 
 
 def test_a_batch_of_the_wrong_shape_is_reported(tmp_path):
     path = tmp_path / "data_batch_1"
     path.write_bytes(py2_pickle({"data": np.zeros((2, 100), np.uint8), "labels": [0, 1]}))
     with pytest.raises(data.DataError, match="3072"):
-        cifar.read_batch(str(path))
+        images.read_batch(str(path))
 
 
 def test_cifar_batches_reach_the_device_normalized(fake_cifar):
@@ -280,7 +281,7 @@ def test_cifar_batches_reach_the_device_normalized(fake_cifar):
 def test_a_read_only_data_folder_still_loads(fake_cifar, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError("read-only file system")
-    monkeypatch.setattr(cifar, "save_npz", refuse)
+    monkeypatch.setattr(images, "save_npz", refuse)
     with pytest.warns(UserWarning, match="could not write the CIFAR-10 cache"):
         ds = data.cifar10(progress=False)
     assert len(ds.train) == 20

@@ -8,8 +8,8 @@ import urllib.request
 import pytest
 
 from minioptim import data
-from minioptim.data import downloads as dl
-from minioptim.data.sources import RemoteFile
+from minioptim.data import files as dl
+from minioptim.data.files import RemoteFile
 
 PAYLOAD = bytes(range(256)) * 1000  # 256 kB: several read chunks
 

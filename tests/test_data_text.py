@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from minioptim import data
-from minioptim.data import sources
+from minioptim.data import files
+from minioptim.data import text as text_module
 
 TRAIN = (" the cat sat on the mat \n the dog ate N <unk> \n a cat and a dog \n"
          " the <unk> sat \n")
@@ -26,9 +27,9 @@ def tiny_ptb(tmp_path, monkeypatch):
     for name, text in (("ptb.train.txt", TRAIN), ("ptb.valid.txt", VALID),
                        ("ptb.test.txt", TEST)):
         (folder / name).write_text(text)
-        specs.append(sources.RemoteFile(name, "https://example.invalid/" + name,
+        specs.append(files.RemoteFile(name, "https://example.invalid/" + name,
                                         hashlib.md5(text.encode()).hexdigest()))
-    monkeypatch.setattr(sources, "PTB", tuple(specs))
+    monkeypatch.setattr(text_module, "PTB", tuple(specs))
     return folder
 
 
@@ -56,7 +57,7 @@ def test_ptb_checksums_are_enforced(tiny_ptb):
     (tiny_ptb / "ptb.valid.txt").write_text(VALID + " tampered \n")
     with pytest.raises(data.DataNotFoundError) as err:
         data.ptb(download=False)
-    assert "ptb.valid.txt" in str(err.value) and sources.PTB[1].md5 in str(err.value)
+    assert "ptb.valid.txt" in str(err.value) and text_module.PTB[1].md5 in str(err.value)
     assert "ptb.train.txt" not in str(err.value).split("Put")[1]  # only the wrong file listed
 
 
@@ -129,7 +130,7 @@ def test_corpus_batches_feed_an_lm(tiny_ptb):
 
 
 def test_pydoc_default_loads_offline(monkeypatch):
-    from minioptim.data import downloads
+    from minioptim.data import files as downloads
     monkeypatch.setattr(downloads, "download", lambda *a, **k: pytest.fail("no download"))
     corpus = data.load("pydoc")
     v = corpus.vocab

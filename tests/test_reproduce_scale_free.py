@@ -28,7 +28,7 @@ def test_all_files_are_written(outputs):
     names = {"GD", "Adam", "AdaGrad", "Lion"}
     expected = names | {n + " + preconditioning" for n in names}
     assert set(paths) == expected and set(curves) == expected
-    assert not list(out.glob("*.tmp-*"))          # nothing half-written left behind
+    assert not list(out.glob(".*.part"))           # nothing half-written left behind
 
 
 @pytest.mark.parametrize("name", ["Adam", "AdaGrad", "Lion"])

@@ -136,12 +136,28 @@ class Module:
         return sd
 
     def load_state_dict(self, state_dict, strict: bool = True) -> None:
-        """Copy arrays into the parameters and buffers in place. With strict=True a missing,
-        unexpected or mis-shaped entry raises, naming the key (and both shapes)."""
+        """Copy arrays into the parameters and buffers in place, all or nothing: every key, shape
+        and dtype is checked and every array converted before anything is copied. With
+        strict=True a missing or unexpected key raises (naming it); a mis-shaped entry, data of
+        the wrong kind (integers, booleans or complex numbers for a float parameter) or values
+        that are not finite in the model's dtype (NaN, or 1e300 in float32) always raise."""
+        targets = self.check_state_shapes(
+            {k: tuple(getattr(v, "shape", ())) for k, v in state_dict.items()}, strict)
+        ready = []
+        for key, target in targets.items():
+            ready.append((target, _converted(key, state_dict[key], target)))
+        for target, value in ready:
+            target[...] = value
+
+    def check_state_shapes(self, shapes: dict, strict: bool = True, source: str = "the state "
+                           "dict") -> dict:
+        """Check keys and shapes (name -> shape) against this module; returns name -> the array
+        each entry would be copied into. Used by ``load_state_dict`` and, before any data is
+        read, by ``nn.load``."""
         own = dict(self.named_parameters())
         buffers = {name: owner for owner, name in self._buffer_owners()}
-        missing = [k for k in list(own) + list(buffers) if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own and k not in buffers]
+        missing = [k for k in list(own) + list(buffers) if k not in shapes]
+        unexpected = [k for k in shapes if k not in own and k not in buffers]
         if strict and (missing or unexpected):
             parts = []
             if missing:
@@ -149,22 +165,19 @@ class Module:
             if unexpected:
                 parts.append(f"unexpected keys: {', '.join(unexpected)}")
             raise KeyError(f"load_state_dict into {type(self).__name__}: " + "; ".join(parts))
-        pairs = []
-        for key, value in state_dict.items():   # check every shape before copying anything
+        targets = {}
+        for key, shape in shapes.items():
             if key in own:
                 target = own[key].data
             elif key in buffers:
                 target = getattr(*buffers[key])
             else:
                 continue
-            shape = tuple(getattr(value, "shape", ()))
-            if shape != tuple(target.shape):
-                raise ValueError(f"load_state_dict: '{key}' has shape {shape} in the state dict "
+            if tuple(shape) != tuple(target.shape):
+                raise ValueError(f"load_state_dict: '{key}' has shape {tuple(shape)} in {source} "
                                  f"but {tuple(target.shape)} in the model")
-            pairs.append((target, value))
-        for target, value in pairs:
-            target[...] = backend.to_backend(value, backend.backend_of(target).name) \
-                if backend.is_array(value) else value
+            targets[key] = target
+        return targets
 
     def _buffer_owners(self):
         for mod_name, mod in self.named_modules():
@@ -181,6 +194,30 @@ class Module:
             body = repr(child).replace("\n", "\n  ")
             lines.append(f"  ({name}): {body}")
         return lines[0] + (")" if len(lines) == 1 else "\n" + "\n".join(lines[1:]) + "\n)")
+
+
+def _converted(key: str, value, target):
+    """``value`` as an array of ``target``'s backend and dtype, or an error naming ``key``."""
+    if not backend.is_array(value):
+        value = backend.to_numpy(value) if isinstance(value, (int, float, bool, list, tuple)) \
+            else value
+    if not backend.is_array(value):
+        raise TypeError(f"load_state_dict: '{key}' is a {type(value).__name__}, not an array")
+    kind, want = value.dtype.kind, target.dtype.kind
+    if want == "f" and kind != "f":
+        raise TypeError(f"load_state_dict: '{key}' holds {value.dtype} data but the model's "
+                        f"'{key}' is {target.dtype}; a float parameter takes float data only")
+    if want in "iu" and kind not in "iu":
+        raise TypeError(f"load_state_dict: '{key}' holds {value.dtype} data but the model's "
+                        f"'{key}' is {target.dtype} (a count); it takes integers only")
+    converted = backend.to_backend(value, backend.backend_of(target).name).astype(target.dtype)
+    if want == "f":
+        xp = backend.array_module(converted)
+        if not bool(xp.isfinite(converted).all()):
+            raise ValueError(f"load_state_dict: '{key}' has values that are not finite as "
+                             f"{target.dtype} (NaN, infinity, or beyond the dtype's range such as "
+                             f"1e300 in float32); refusing to load them")
+    return converted
 
 
 class _ModuleSequence(Module):

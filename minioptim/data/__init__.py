@@ -1,5 +1,12 @@
 """Datasets and loaders: CIFAR-10 and Penn Treebank in their published formats, offline
-defaults that ship with the installed packages, and batches on the active backend.
+defaults that ship with the installed packages, and batches as tensors on the active backend.
+
+    files.py       the data folder, published files and their md5, downloads, safe readers
+    images.py      ImageSplit / ImageDataset, digits (offline) and CIFAR-10
+    text.py        Vocabulary / Corpus, BPTT batches, pydoc (offline) and Penn Treebank
+    transforms.py  image augmentation and normalization on host batches
+    loader.py      DataLoader: seeded batches, moved to the device as tensors
+    (this file)    the registry: one name per dataset, for experiments and the command line
 
 >>> from minioptim import data
 >>> data.names()       # digits and pydoc ship with the installed packages; the others download
@@ -15,28 +22,86 @@ Files are cached in the data folder: ``root=`` when given, else ``$MINIOPTIM_DAT
 ``~/.cache/minioptim`` (``cifar10/cifar-10-python.tar.gz``, ``ptb/ptb.{train,valid,test}.txt``).
 Every file is checked against its published md5 before use.
 """
-from . import sources, transforms
-from .bptt import BPTTIterator, batchify
-from .cache import ENV_VAR, data_dir
-from .cifar import cifar10
-from .datasets import ImageDataset, ImageSplit
-from .digits import digits
-from .downloads import download, fetch, md5sum
-from .errors import (ChecksumError, DataError, DataNotFoundError, UnsafeArchiveError,
-                     UnsafePickleError)
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from . import transforms
+from .files import (CIFAR10, ENV_VAR, PTB, ChecksumError, DataError, DataNotFoundError,
+                    RemoteFile, UnsafeArchiveError, UnsafePickleError, data_dir, download, fetch,
+                    load_pickle, md5sum, safe_extract)
+from .images import ImageDataset, ImageSplit, cifar10, digits
 from .loader import DataLoader
-from .ptb import ptb
-from .pydoc_text import pydoc
-from .registry import DatasetInfo, describe_all, info, load, names, register
-from .text import EOS, UNK, Corpus, Vocabulary
+from .text import EOS, UNK, BPTTIterator, Corpus, Vocabulary, batchify, ptb, pydoc
 from .transforms import (Compose, Normalize, RandomCrop, RandomHorizontalFlip, ToFloat,
                          channel_stats)
 
 __all__ = [
-    "BPTTIterator", "ChecksumError", "Compose", "Corpus", "DataError", "DataLoader",
+    "BPTTIterator", "CIFAR10", "ChecksumError", "Compose", "Corpus", "DataError", "DataLoader",
     "DataNotFoundError", "DatasetInfo", "ENV_VAR", "EOS", "ImageDataset", "ImageSplit",
-    "Normalize", "RandomCrop", "RandomHorizontalFlip", "ToFloat", "UNK", "UnsafeArchiveError",
-    "UnsafePickleError", "Vocabulary", "batchify", "channel_stats", "cifar10", "data_dir",
-    "describe_all", "digits", "download", "fetch", "info", "load", "md5sum", "names", "ptb",
-    "pydoc", "register", "sources", "transforms",
+    "Normalize", "PTB", "RandomCrop", "RandomHorizontalFlip", "RemoteFile", "ToFloat", "UNK",
+    "UnsafeArchiveError", "UnsafePickleError", "Vocabulary", "batchify", "channel_stats",
+    "cifar10", "data_dir", "describe_all", "digits", "download", "fetch", "info", "load",
+    "load_pickle", "md5sum", "names", "ptb", "pydoc", "register", "safe_extract", "transforms",
 ]
+
+
+# -- the registry: ``--dataset NAME`` ------------------------------------------------------------
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    kind: str               # "image" (an ImageDataset) or "text" (a Corpus)
+    loader: Callable        # loader(root=None, download=True, progress=True, **options)
+    offline: bool           # True: ships with the installed packages, never downloads
+    summary: str
+
+
+_REGISTRY: dict[str, DatasetInfo] = {}
+
+
+def register(name: str, loader: Callable, kind: str, offline: bool, summary: str) -> None:
+    """Add a dataset under ``name`` (its loader takes ``root``, ``download``, ``progress``)."""
+    if kind not in ("image", "text"):
+        raise ValueError(f"kind must be 'image' or 'text', got {kind!r}")
+    _REGISTRY[name] = DatasetInfo(name, kind, loader, offline, summary)
+
+
+def names(kind: str | None = None, offline: bool | None = None) -> list[str]:
+    """Registered names (optionally of one kind, or only offline / only downloaded ones)."""
+    return [n for n, i in _REGISTRY.items()
+            if (kind is None or i.kind == kind) and (offline is None or i.offline == offline)]
+
+
+def info(name: str) -> DatasetInfo:
+    try:
+        return _REGISTRY[name.lower() if isinstance(name, str) else name]
+    except KeyError:
+        listing = "; ".join(f"{i.name} ({i.kind}, {'offline' if i.offline else 'download'})"
+                            for i in _REGISTRY.values())
+        raise ValueError(f"unknown dataset {name!r}; known: {listing}") from None
+
+
+def load(name: str, root=None, download: bool = True, progress: bool = True, **options):
+    """Load the dataset called ``name``: an ``ImageDataset`` or a text ``Corpus``."""
+    return info(name).loader(root=root, download=download, progress=progress, **options)
+
+
+def describe_all() -> str:
+    """One line per registered dataset (for ``--help`` texts)."""
+    return "\n".join(f"{i.name:8s} {i.kind:5s} {'offline ' if i.offline else 'download'}  "
+                     f"{i.summary}" for i in _REGISTRY.values())
+
+
+def _register_builtin() -> None:
+    register("digits", digits, "image", True,
+             "1,797 handwritten digits, 1x8x8 (scikit-learn), train 1,500 / test 297")
+    register("cifar10", cifar10, "image", False,
+             "CIFAR-10, 3x32x32, train 50,000 / test 10,000 (163 MiB download)")
+    register("pydoc", pydoc, "text", True,
+             "Python's documentation text, PTB-style, ~70k tokens, 2,000-word vocabulary")
+    register("ptb", ptb, "text", False,
+             "Penn Treebank (Mikolov), 929k / 74k / 82k tokens, 10,000-word vocabulary (6 MB)")
+
+
+_register_builtin()

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from autodiff import backend
+from autodiff.files import atomic_write
 
 from .. import optimizers as opt
 from ..problems import Quadratic, run
@@ -117,14 +118,16 @@ def reproduce(out_dir: str, seed: int = 0, condition_number_2d: float = 50.0,
                  "and fro along one line", fontsize=12)
 
     figure = os.path.join(out_dir, "scale_free.png")
-    _atomic(figure, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    with atomic_write(figure) as f:
+        fig.savefig(f, dpi=110, format="png")
     plt.close(fig)
     curves_csv = os.path.join(out_dir, "scale_free_curves.csv")
-    _atomic(curves_csv, lambda tmp: _write_curves(tmp, curves))
+    with atomic_write(curves_csv, text=True) as f:
+        _write_curves(f, curves)
     paths_json = os.path.join(out_dir, "scale_free_paths.json")
-    _atomic(paths_json, lambda tmp: _write_json(tmp, {
-        "condition_number": condition_number_2d, "minimizer": [1.0, 1.0],
-        "paths": {k: v[0].tolist() for k, v in paths_2d.items()}}))
+    with atomic_write(paths_json, text=True) as f:
+        json.dump({"condition_number": condition_number_2d, "minimizer": [1.0, 1.0],
+                   "paths": {k: v[0].tolist() for k, v in paths_2d.items()}}, f)
     return {"figure": figure, "curves": curves_csv, "paths": paths_json}
 
 
@@ -154,25 +157,8 @@ def _contours(ax, problem: Quadratic, window):
     ax.set_aspect("equal")
 
 
-def _write_curves(path, curves) -> None:
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["method", "iteration", "f_minus_fstar"])
-        for name, (_, gap) in curves.items():
-            w.writerows((name, t, repr(float(v))) for t, v in enumerate(gap))
-
-
-def _write_json(path, obj) -> None:
-    with open(path, "w") as f:
-        json.dump(obj, f)
-
-
-def _atomic(path: str, write) -> None:
-    """Write to a temporary name in the same folder, then rename: never a half-written file."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+def _write_curves(f, curves) -> None:
+    w = csv.writer(f)
+    w.writerow(["method", "iteration", "f_minus_fstar"])
+    for name, (_, gap) in curves.items():
+        w.writerows((name, t, repr(float(v))) for t, v in enumerate(gap))

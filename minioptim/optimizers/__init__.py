@@ -10,7 +10,7 @@ by line like it, down to ``w_t = w_{t-1} - eta u_t``:
     lion.py            Lion: the sign of an interpolated momentum
     signsgd.py         generalized SignSGD (and SignSGD with momentum): Adam with v_t of m_t
 """
-from .base import DECAY_MODES, Optimizer
+from .base import DECAY_MODES, Optimizer, Point
 from .sgd import SGD, SGDClipGrad, SGDClipMomentum, SGDNormalized
 from .preconditioned import PreconditionedGD
 from .adagrad import AdaGrad
@@ -18,6 +18,6 @@ from .adam import Adam, AdamProx, AdamW
 from .lion import Lion
 from .signsgd import GeneralizedSignSGD, SignSGD
 
-__all__ = ["Optimizer", "DECAY_MODES", "SGD", "SGDNormalized", "SGDClipGrad", "SGDClipMomentum",
-           "PreconditionedGD", "AdaGrad", "Adam", "AdamW", "AdamProx", "Lion",
+__all__ = ["Optimizer", "DECAY_MODES", "Point", "SGD", "SGDNormalized", "SGDClipGrad",
+           "SGDClipMomentum", "PreconditionedGD", "AdaGrad", "Adam", "AdamW", "AdamProx", "Lion",
            "GeneralizedSignSGD", "SignSGD"]

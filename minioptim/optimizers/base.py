@@ -34,6 +34,20 @@ from autodiff import backend
 DECAY_MODES = ("l2", "decoupled", "proximal")
 
 
+class Point:
+    """The smallest parameter an optimizer can update, for problems without autodiff (a
+    quadratic, a 1-d function, a gradient oracle): ``.data``, a copy of ``x0`` on the active
+    backend (float64 unless ``dtype`` says otherwise), updated in place, and ``.grad``, None
+    until set."""
+
+    def __init__(self, x0, dtype="float64"):
+        self.data = backend.asarray(x0, dtype=dtype).copy()
+        self.grad = None
+
+    def __repr__(self):
+        return f"Point({backend.to_numpy(self.data)!r})"
+
+
 class Optimizer:
     """Base class. Subclasses give ``defaults`` and write ``update(w, g, state, group)``, the
     step of one parameter; an optimizer whose step needs all parameters at once (a global norm)
