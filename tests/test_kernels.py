@@ -118,8 +118,10 @@ def cross_entropy(draw):
     if ignore:
         target.reshape(-1)[::2] = -100
     reduction = draw(st.sampled_from(["mean", "sum", "none"]))
+    rows = draw(st.sampled_from([1, 7, 1 << 18]))           # elements per block of rows
     return Problem({"x": logits, "t": target},
-                   lambda t: F.cross_entropy(t["x"], t["t"], reduction=reduction))
+                   lambda t: F.cross_entropy(t["x"], t["t"], reduction=reduction),
+                   {"autodiff.kernels.threads.SLICE_ELEMENTS": rows})
 
 
 @st.composite
@@ -130,7 +132,9 @@ def linear(draw):
     inputs = {"x": _normal(rng, lead + (i,)), "w": _normal(rng, (o, i))}
     if draw(st.booleans()):
         inputs["b"] = _normal(rng, (o,))
-    return Problem(inputs, lambda t: F.linear(t["x"], t["w"], t.get("b")))
+    flops = draw(st.sampled_from([1, 1 << 25]))          # 1: every product in several blocks
+    return Problem(inputs, lambda t: F.linear(t["x"], t["w"], t.get("b")),
+                   {"autodiff.kernels.threads.BLOCK_FLOPS": flops})
 
 
 @st.composite
@@ -175,7 +179,9 @@ def lstm(draw):
                                      t.get("b_ih"), t.get("b_hh"))
         # every result enters the checked sum: the sequence, h_n and c_n
         return ad.concatenate([out.reshape(-1), h_n.reshape(-1), c_n.reshape(-1)])
-    return Problem(inputs, call)
+    pieces = {"autodiff.kernels.lstm.MIN_ROWS": draw(st.sampled_from([1, 4])),
+              "autodiff.kernels.threads.BLOCK_FLOPS": draw(st.sampled_from([1, 1 << 25]))}
+    return Problem(inputs, call, pieces)
 
 
 PROBLEMS = {"conv2d": conv2d(), "batch_norm": batch_norm(), "cross_entropy": cross_entropy(),

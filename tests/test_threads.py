@@ -8,17 +8,12 @@ import time
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_info, threadpool_limits
 
 import autodiff as ad
 import autodiff.kernels.batch_norm as norm_module
 import autodiff.kernels.conv2d as conv_module
 from autodiff.kernels import threads
 from autodiff.nn import functional as F
-
-
-def blas_threads():
-    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
 
 
 @pytest.fixture
@@ -67,12 +62,53 @@ def test_nested_map_chunks_runs_inline(two_threads):
     assert all(threads.map_chunks(outer, [0, 1, 2, 3]))
 
 
-def test_blas_threads_are_restored(two_threads):
-    with threadpool_limits(2, user_api="blas"):
-        before = blas_threads()
-        inside = threads.map_chunks(lambda i: blas_threads(), [0, 1])
-        assert blas_threads() == before
-    assert all(n == 1 for run in inside for n in run)
+def test_blas_runs_on_one_thread_once_the_kernels_are_loaded():
+    code = ("from threadpoolctl import threadpool_info; import autodiff.kernels.threads; "
+            "print([lib['num_threads'] for lib in threadpool_info() if lib['user_api'] == 'blas'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={"OPENBLAS_NUM_THREADS": "2", "PATH": ""})
+    counts = eval(out.stdout.strip())
+    assert counts and all(n == 1 for n in counts), out.stderr
+
+
+@pytest.fixture
+def busy_helper(two_threads):
+    """The pool's only helper thread, kept busy (as another program would keep its core)."""
+    release = threading.Event()
+    threads._pool().submit(release.wait, 30)
+    yield release
+    release.set()
+    threads._state.solo_until, threads._state.misses = 0.0, 0
+    threads._state.solo_seconds = threads.SOLO_FIRST
+
+
+def test_the_caller_does_not_wait_for_a_helper_that_never_started(busy_helper):
+    start = time.perf_counter()
+    idents = threads.map_chunks(lambda i: threading.get_ident(), list(range(6)))
+    assert time.perf_counter() - start < 5                  # not the 30 s the helper is held
+    assert set(idents) == {threading.get_ident()}
+
+
+def test_helpers_that_keep_missing_send_the_work_to_the_caller_for_a_while(busy_helper):
+    def slow(i):
+        time.sleep(0.001)
+        return threading.get_ident()
+    for _ in range(2):                                      # two operations missed by the helper
+        threads.map_chunks(slow, list(range(4)))
+    assert threads._state.solo_until > time.monotonic()
+    busy_helper.set()                                       # the helper is free again ...
+    time.sleep(0.05)
+    assert set(threads.map_chunks(slow, list(range(8)))) == {threading.get_ident()}  # ... unused
+    threads._state.solo_until = 0.0                         # the pause is over
+    seen = set()
+    both = threading.Barrier(2, timeout=10)
+
+    def work(i):
+        if threading.get_ident() not in seen:
+            seen.add(threading.get_ident())
+            both.wait()
+        return i
+    assert threads.map_chunks(work, list(range(6))) == list(range(6)) and len(seen) == 2
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
@@ -171,23 +207,21 @@ def test_a_forked_child_gets_its_own_pool(two_threads):
 
 def _child_work():
     x = ad.Tensor(np.arange(3 * 4 * 200 * 200, dtype=np.float32).reshape(3, 4, 200, 200) - 1e5)
-    y = x.relu()                                   # slices on two threads, in the child
+    y = F.relu(x)                                  # the kernel: slices on two threads
     sys.exit(0 if float(y.data.min()) == 0.0 else 1)
 
 
-def test_two_callers_at_once_restore_blas_after_the_last(two_threads):
+def test_two_callers_at_once_each_get_their_results(two_threads):
     gate = threading.Barrier(2, timeout=10)
 
-    def caller(results):
+    def caller(results, k):
         gate.wait()
-        results.append(threads.map_chunks(lambda i: (time.sleep(0.002), i)[1], list(range(20))))
-    with threadpool_limits(2, user_api="blas"):
-        before = blas_threads()
-        results = []
-        users = [threading.Thread(target=caller, args=(results,)) for _ in range(2)]
-        for t in users:
-            t.start()
-        for t in users:
-            t.join(timeout=30)
-        assert results == [list(range(20))] * 2
-        assert blas_threads() == before
+        results[k] = threads.map_chunks(lambda i: (time.sleep(0.002), k * 100 + i)[1],
+                                        list(range(20)))
+    results = {}
+    users = [threading.Thread(target=caller, args=(results, k)) for k in range(2)]
+    for t in users:
+        t.start()
+    for t in users:
+        t.join(timeout=30)
+    assert results == {k: [k * 100 + i for i in range(20)] for k in range(2)}

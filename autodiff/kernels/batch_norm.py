@@ -52,7 +52,7 @@ class BatchNormFunction(Function):
             m = xc.sum(axis=(0, 2)) / count
             d = xc - m[:, None]
             return count, m, xp.einsum("ncs,ncs->nc", d, d).sum(axis=0)
-        parts = threads.map_chunks(stats, chunks, blas=False)
+        parts = threads.map_chunks(stats, chunks)
         mean = sum(k * m for k, m, _ in parts) / n
         var = sum(s + k * (m - mean) ** 2 for k, m, s in parts) / n   # biased, for normalizing
         inv_std = 1.0 / xp.sqrt(var + self.eps)
@@ -71,7 +71,7 @@ class BatchNormFunction(Function):
             out *= scale[:, None]
             if bias is not None:
                 out += bias[:, None]
-        threads.map_chunks(normalize, chunks, blas=False)
+        threads.map_chunks(normalize, chunks)
         return y.reshape(x.shape)
 
     def backward(self, g):
@@ -82,7 +82,7 @@ class BatchNormFunction(Function):
             gc = g3[r[0]:r[1]]
             centered = x3[r[0]:r[1]] - mean[:, None]
             return gc.sum(axis=(0, 2)), xp.einsum("ncs,ncs->nc", gc, centered).sum(axis=0)
-        parts = threads.map_chunks(sums, self.chunks, blas=False)
+        parts = threads.map_chunks(sums, self.chunks)
         sum_g = sum(p[0] for p in parts)                            # dL/dbeta
         sum_g_xhat = sum(p[1] for p in parts) * inv_std             # dL/dgamma
         gx = None
@@ -99,7 +99,7 @@ class BatchNormFunction(Function):
                 out *= -per_centered
                 out += g3[r[0]:r[1]] * scale[:, None]
                 out -= offset
-            threads.map_chunks(grad_x, self.chunks, blas=False)
+            threads.map_chunks(grad_x, self.chunks)
             gx = gx.reshape(g.shape)
         if self.weight is None:
             return (gx,)

@@ -8,12 +8,15 @@ Of logits x (N, C) and targets t (N,), with p = softmax(x):
 
 One node: the forward computes a stable log-sum-exp (each row shifted by its maximum, so no
 exponential overflows) and keeps the softmax it computed on the way; the backward is that
-formula, one (N, C) array. The reference records log_softmax, indexing and a mean, and its
-backward builds the same array in three steps.
+formula, one (N, C) array. Both run on blocks of rows that stay in cache, on all cores: a
+language model's 10,000-word softmax over 700 positions is 7 million exponentials. The reference
+records log_softmax, indexing and a mean, and its backward builds the same array in three
+steps.
 """
 from __future__ import annotations
 
 from ..function import Function
+from . import threads
 
 
 class CrossEntropyFunction(Function):
@@ -27,15 +30,21 @@ class CrossEntropyFunction(Function):
         self.index, self.valid, self.count, self.reduction = index, valid, count, reduction
 
     def forward(self, x):
-        xp = self.xp
-        self.rows = xp.arange(x.shape[0])
-        e = x - x.max(axis=1, keepdims=True)
-        z_target = e[self.rows, self.index]
-        xp.exp(e, out=e)
-        sums = e.sum(axis=1)
-        losses = xp.log(sums) - z_target
-        e /= sums[:, None]
-        self.probs = e                       # softmax(x), all that backward needs
+        xp, (n, classes) = self.xp, x.shape
+        self.chunks = threads.batch_chunks(x, n, classes, threads.SLICE_ELEMENTS)
+        self.probs = probs = xp.empty_like(x)         # softmax(x), all that backward needs
+        losses = xp.empty(n, dtype=x.dtype)
+
+        def rows(r):                                  # a block of rows, in cache, on any core
+            lo, hi = r
+            e = probs[lo:hi]
+            xp.subtract(x[lo:hi], x[lo:hi].max(axis=1, keepdims=True), out=e)   # z = x - max
+            z_target = e[xp.arange(hi - lo), self.index[lo:hi]]
+            xp.exp(e, out=e)
+            sums = e.sum(axis=1)
+            losses[lo:hi] = xp.log(sums) - z_target   # log sum exp(z) - z_t
+            e /= sums[:, None]
+        threads.map_chunks(rows, self.chunks)
         if self.valid is not None:
             losses *= self.valid
         if self.reduction == "none":
@@ -54,8 +63,15 @@ class CrossEntropyFunction(Function):
             c = g
         if self.valid is not None:
             c = c * self.valid[:, None]
-        grad = self.probs * c
-        grad[self.rows, self.index] -= c.reshape(-1) if c.ndim else c
+        xp, grad = self.xp, self.xp.empty_like(self.probs)
+
+        def rows(r):                                  # (softmax - onehot) * c, a block of rows
+            lo, hi = r
+            c_rows = c[lo:hi] if c.ndim else c
+            xp.multiply(self.probs[lo:hi], c_rows, out=grad[lo:hi])
+            grad[lo:hi][xp.arange(hi - lo), self.index[lo:hi]] -= \
+                c_rows.reshape(-1) if c.ndim else c
+        threads.map_chunks(rows, self.chunks)
         return (grad,)
 
 

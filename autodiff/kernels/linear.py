@@ -2,11 +2,14 @@
 
 Composed from primitives, ``x @ W.T + b`` records a transpose, a matmul and a broadcast add, and
 for a (seq, batch, in) input the matmul's backward builds a (seq, in, out) array before summing it
-over seq; here x is seen as one (rows, in) matrix and the three derivatives are one product each.
+over seq; here x is seen as one (rows, in) matrix and the three derivatives are one product each,
+cut into blocks on all cores when large (``threads.matmul``): a language model's output layer is
+its largest product.
 """
 from __future__ import annotations
 
 from ..function import Function
+from . import threads
 
 
 class LinearFunction(Function):
@@ -18,22 +21,21 @@ class LinearFunction(Function):
 
     def forward(self, x, weight, bias=None):
         self.x, self.weight = x, weight
-        # one (rows, in) @ (in, out) product: a 3-d @ 2-d matmul would loop over the batch
-        y = x.reshape(-1, x.shape[-1]) @ weight.T if x.ndim > 2 else x @ weight.T
+        X = x.reshape(-1, x.shape[-1])               # (rows, in): one product, not a batch loop
+        y = threads.matmul(X, weight.T)              # Y = X W^T
         if bias is not None:
             y += bias
-        return y.reshape(x.shape[:-1] + (weight.shape[0],)) if x.ndim > 2 else y
+        return y.reshape(x.shape[:-1] + (weight.shape[0],))
 
     def backward(self, g):
-        out_features = g.shape[-1]
-        g2 = g.reshape(-1, out_features)
+        G = g.reshape(-1, g.shape[-1])               # (rows, out)
         gx = gw = gb = None
         if self.needs_grad(0):
-            gx = (g2 @ self.weight).reshape(self.x.shape)
+            gx = threads.matmul(G, self.weight).reshape(self.x.shape)            # G W
         if self.needs_grad(1):
-            gw = g2.T @ self.x.reshape(-1, self.x.shape[-1])
+            gw = threads.matmul(G.T, self.x.reshape(-1, self.x.shape[-1]))       # G^T X
         if len(self.inputs) > 2 and self.needs_grad(2):
-            gb = g2.sum(axis=0)
+            gb = G.sum(axis=0)
         return gx, gw, gb
 
 
