@@ -49,9 +49,9 @@ class BatchNormFunction(Function):
         def stats(r):         # count, mean, sum of squared deviations: per channel, one chunk
             xc = x3[r[0]:r[1]]
             count = xc.shape[0] * xc.shape[2]
-            m = xc.sum(axis=(0, 2)) / count
+            m = _channel_sums(xp, xc) / count
             d = xc - m[:, None]
-            return count, m, xp.einsum("ncs,ncs->nc", d, d).sum(axis=0)
+            return count, m, _channel_dots(xp, d, d)
         parts = threads.map_chunks(stats, chunks)
         mean = sum(k * m for k, m, _ in parts) / n
         var = sum(s + k * (m - mean) ** 2 for k, m, s in parts) / n   # biased, for normalizing
@@ -63,14 +63,13 @@ class BatchNormFunction(Function):
             self.running_mean[...] = (1 - m) * self.running_mean + m * mean
             self.running_var[...] = (1 - m) * self.running_var + (m * n / (n - 1)) * var
         scale = inv_std if weight is None else inv_std * weight
+        shift = -mean * scale if bias is None else bias - mean * scale
         y = xp.empty_like(x3)
 
-        def normalize(r):     # y = (x - mu) * gamma inv_std + beta
+        def normalize(r):     # y = (x - mu) gamma inv_std + beta = x scale + shift
             out = y[r[0]:r[1]]
-            xp.subtract(x3[r[0]:r[1]], mean[:, None], out=out)
-            out *= scale[:, None]
-            if bias is not None:
-                out += bias[:, None]
+            xp.multiply(x3[r[0]:r[1]], scale[:, None], out=out)
+            out += shift[:, None]
         threads.map_chunks(normalize, chunks)
         return y.reshape(x.shape)
 
@@ -80,25 +79,24 @@ class BatchNormFunction(Function):
 
         def sums(r):
             gc = g3[r[0]:r[1]]
-            centered = x3[r[0]:r[1]] - mean[:, None]
-            return gc.sum(axis=(0, 2)), xp.einsum("ncs,ncs->nc", gc, centered).sum(axis=0)
+            return _channel_sums(xp, gc), _channel_dots(xp, gc, x3[r[0]:r[1]] - mean[:, None])
         parts = threads.map_chunks(sums, self.chunks)
         sum_g = sum(p[0] for p in parts)                            # dL/dbeta
         sum_g_xhat = sum(p[1] for p in parts) * inv_std             # dL/dgamma
         gx = None
         if self.needs_grad(0):
             # gx = scale (g - sum_g / n - xhat sum_g_xhat / n),  xhat = (x - mu) inv_std
+            #    = g scale - x per_x + (mu per_x - scale sum_g / n)
             scale = inv_std if self.weight is None else inv_std * self.weight
-            per_centered = (scale * inv_std * sum_g_xhat / n)[:, None]
-            offset = (scale * sum_g / n)[:, None]
+            per_x = scale * inv_std * sum_g_xhat / n
+            const = (mean * per_x - scale * sum_g / n)[:, None]
             gx = xp.empty_like(g3)
 
             def grad_x(r):
-                out = gx[r[0]:r[1]]
-                xp.subtract(x3[r[0]:r[1]], mean[:, None], out=out)
-                out *= -per_centered
-                out += g3[r[0]:r[1]] * scale[:, None]
-                out -= offset
+                out, xc = gx[r[0]:r[1]], x3[r[0]:r[1]]
+                xp.multiply(g3[r[0]:r[1]], scale[:, None], out=out)
+                out -= xc * per_x[:, None]
+                out += const
             threads.map_chunks(grad_x, self.chunks)
             gx = gx.reshape(g.shape)
         if self.weight is None:
@@ -106,6 +104,20 @@ class BatchNormFunction(Function):
         return (gx,
                 sum_g_xhat if self.needs_grad(1) else None,
                 sum_g if self.needs_grad(2) else None)
+
+
+def _channel_sums(xp, a3):
+    """Per channel, the sum of a3 (nb, C, S) over nb and S: one product with a vector of ones
+    (BLAS sums rows several times faster than a NumPy reduction over two axes)."""
+    nb, c, s = a3.shape
+    return (a3.reshape(nb * c, s) @ xp.ones(s, dtype=a3.dtype)).reshape(nb, c).sum(axis=0)
+
+
+def _channel_dots(xp, a3, b3):
+    """Per channel, sum over nb and S of a3 * b3: a batch of dot products, one per (n, c) row."""
+    nb, c, s = a3.shape
+    rows = xp.matmul(a3.reshape(nb * c, 1, s), b3.reshape(nb * c, s, 1))
+    return rows.reshape(nb, c).sum(axis=0)
 
 
 def batch_norm(input, weight, bias, running_mean, running_var, momentum: float, eps: float):
