@@ -50,6 +50,7 @@ def run_backward(root, grad=None, retain_graph: bool = False) -> None:
             _accumulate(node, g, handed_out)
         if fn is None:
             continue
+        fn.graph_kept = retain_graph
         in_grads = fn.backward(g)
         if mode.anomaly:
             check_backward(fn, in_grads)

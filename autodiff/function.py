@@ -25,6 +25,9 @@ from .tensor import Tensor
 class Function(abc.ABC):
     inputs: tuple = ()
     xp = None
+    # False while ``backward`` runs for the last time (the graph is freed after it): a backward
+    # may then reuse the arrays it saved as its output buffers
+    graph_kept = True
 
     @classmethod
     def apply(cls, *inputs, **params):

@@ -306,3 +306,14 @@ def test_mse_loss_values_gradcheck_and_module():
         mse_loss(dev(a), dev(b))                      # equal shapes: no warning
     with pytest.warns(UserWarning, match=r"\(3, 1\).*\(3,\)"):
         mse_loss(dev(a[:, 0]), dev(b[:, :1]))
+
+
+def test_cross_entropy_backward_twice_with_the_graph_kept():
+    """The kernel reuses its saved softmax for the gradient only on the last backward."""
+    xh, t = randn(6, 5), np.array([4, 0, 0, 2, 1, 4])
+    x = dev(xh)
+    loss = cross_entropy(x, t)
+    loss.backward(retain_graph=True)
+    first = host(x.grad).copy()
+    loss.backward()
+    np.testing.assert_allclose(host(x.grad), 2 * first, rtol=1e-12)

@@ -63,7 +63,10 @@ class CrossEntropyFunction(Function):
             c = g
         if self.valid is not None:
             c = c * self.valid[:, None]
-        xp, grad = self.xp, self.xp.empty_like(self.probs)
+        xp = self.xp
+        # the softmax is needed no more once backward has run, unless the graph is kept for
+        # another backward: then the gradient gets its own array
+        grad = xp.empty_like(self.probs) if self.graph_kept else self.probs
 
         def rows(r):                                  # (softmax - onehot) * c, a block of rows
             lo, hi = r

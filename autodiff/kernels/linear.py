@@ -35,7 +35,8 @@ class LinearFunction(Function):
         if self.needs_grad(1):
             gw = threads.matmul(G.T, self.x.reshape(-1, self.x.shape[-1]))       # G^T X
         if len(self.inputs) > 2 and self.needs_grad(2):
-            gb = G.sum(axis=0)
+            ones = self.xp.ones((1, G.shape[0]), dtype=G.dtype)
+            gb = threads.matmul(ones, G).reshape(-1)                            # sum of G's rows
         return gx, gw, gb
 
 

@@ -24,13 +24,14 @@ from .base import Optimizer, check_in_unit_interval
 
 def momentum(g, state: dict, beta: float, dampening):
     """m_t. dampening None: the talk's m_t = beta m_{t-1} + (1 - beta) g_t, m_0 = 0. A number:
-    PyTorch's m_1 = g_1, then m_t = beta m_{t-1} + (1 - dampening) g_t."""
-    m_prev = state.get("m")
-    if dampening is None:
-        m = (1 - beta) * g if m_prev is None else beta * m_prev + (1 - beta) * g
-    else:
-        m = g.copy() if m_prev is None else beta * m_prev + (1 - dampening) * g
-    state["m"] = m
+    PyTorch's m_1 = g_1, then m_t = beta m_{t-1} + (1 - dampening) g_t. (The buffer is updated
+    in place: a language model's embedding and output layer are millions of numbers.)"""
+    m = state.get("m")
+    if m is None:
+        m = state["m"] = (1 - beta) * g if dampening is None else g.copy()   # m_1
+        return m
+    m *= beta                                                 # m_t = beta m_{t-1}
+    m += (1 - (beta if dampening is None else dampening)) * g   #     + (1 - dampening) g_t
     return m
 
 
