@@ -78,7 +78,7 @@ def busy_helper(two_threads):
     threads._pool().submit(release.wait, 30)
     yield release
     release.set()
-    threads._state.solo_until, threads._state.misses = 0.0, 0
+    threads._state.solo_until, threads._state.miss_rate = 0.0, 0.0
     threads._state.solo_seconds = threads.SOLO_FIRST
 
 
@@ -93,7 +93,7 @@ def test_helpers_that_keep_missing_send_the_work_to_the_caller_for_a_while(busy_
     def slow(i):
         time.sleep(0.001)
         return threading.get_ident()
-    for _ in range(2):                                      # two operations missed by the helper
+    for _ in range(6):                                      # six operations missed in a row
         threads.map_chunks(slow, list(range(4)))
     assert threads._state.solo_until > time.monotonic()
     busy_helper.set()                                       # the helper is free again ...
