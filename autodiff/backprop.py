@@ -6,7 +6,7 @@ RNN unrolled over 1,000 steps needs no deep Python call stack.
 from __future__ import annotations
 
 from . import backend
-from .modes import check_backward, mode
+from .modes import check_backward, in_place_changes, mode
 
 
 def topological_order(root) -> list:
@@ -50,6 +50,7 @@ def run_backward(root, grad=None, retain_graph: bool = False) -> None:
             _accumulate(node, g, handed_out)
         if fn is None:
             continue
+        check_versions(fn)
         fn.graph_kept = retain_graph
         in_grads = fn.backward(g)
         if mode.anomaly:
@@ -67,6 +68,26 @@ def run_backward(root, grad=None, retain_graph: bool = False) -> None:
             grads[id(parent)] = pg if prev is None else prev + pg
         if not retain_graph:
             fn.release()
+
+
+def check_versions(fn) -> None:
+    """The inputs ``fn`` saved must not have changed in place since its forward. Each node
+    remembers how many in-place changes the process had made at its forward; only when that
+    count moved are its inputs looked at (each change stamps the tensor with the count)."""
+    if in_place_changes[0] == fn.changes_seen:
+        return
+    saved = range(len(fn.inputs)) if fn.saved_inputs is None else fn.saved_inputs
+    for i in saved:
+        t = fn.inputs[i]
+        if t._version is not None and t._version[2] > fn.changes_seen:
+            by = t._version[1]
+            what = f"tensor '{t.name}'" if t.name else f"the tensor of shape {t.shape}"
+            raise RuntimeError(
+                f"backward through '{fn.op_name()}': its input {i}, {what}, was modified by an "
+                f"in-place operation after it was used by '{fn.op_name()}' (last changed by "
+                f"{by}), so the gradient would be computed from the wrong values. Compute the "
+                f"forward pass again after the change (the usual order: zero_grad, forward, "
+                f"backward, optimizer.step), or change a copy.")
 
 
 def _initial_grad(root, grad):

@@ -18,13 +18,18 @@ import abc
 
 from . import backend
 from .errors import DeviceError
-from .modes import check_forward, mode, user_site
+from .modes import check_forward, in_place_changes, mode, user_site
 from .tensor import Tensor
 
 
 class Function(abc.ABC):
     inputs: tuple = ()
     xp = None
+    # the inputs whose arrays backward reads (None: all of them): an in-place change of one of
+    # them between forward and backward makes backward refuse (see backprop.check_versions)
+    saved_inputs: tuple | None = None
+    # the output is a view of input 0 (reshape, permute, slicing): it shares its version count
+    returns_view = False
     # False while ``backward`` runs for the last time (the graph is freed after it): a backward
     # may then reuse the arrays it saved as its output buffers
     graph_kept = True
@@ -48,10 +53,16 @@ class Function(abc.ABC):
         requires_grad = requires_grad and mode.grad_enabled
         if requires_grad:
             fn.inputs = inputs
+            fn.changes_seen = in_place_changes[0]             # see backprop.check_versions
         if mode.anomaly:
             fn.site = user_site()
             check_forward(fn, out, arrays)
-        return Tensor._make(out, fn if requires_grad else None, requires_grad)
+        result = Tensor._make(out, fn if requires_grad else None, requires_grad)
+        if fn.returns_view:                 # a view and its base change together
+            base = inputs[0]
+            base._version = base._version or [0, None, 0]
+            result._version = base._version
+        return result
 
     @abc.abstractmethod
     def forward(self, *arrays):

@@ -16,6 +16,9 @@ class _Mode:
 
 
 mode = _Mode()
+# how many in-place changes of any tensor so far: a graph node remembers the count at its
+# forward, and backward looks at the node's inputs only when the count moved since
+in_place_changes = [0]
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 

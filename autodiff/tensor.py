@@ -9,7 +9,7 @@ from __future__ import annotations
 from . import backend
 from .backprop import run_backward
 from .errors import DeviceError
-from .modes import is_grad_enabled, no_grad
+from .modes import in_place_changes, is_grad_enabled, no_grad
 
 _FLOAT_KINDS = "f"
 
@@ -19,7 +19,11 @@ def _as_dtype(xp, dtype):
 
 
 class Tensor:
-    __slots__ = ("data", "grad", "_requires_grad", "_ctx", "_retain", "name", "__weakref__")
+    # _version: None until the data is first changed in place, then [count, what changed it
+    # last, when (the global count of in-place changes)], shared with the views made from this
+    # tensor, so that backward can refuse saved values that changed after they were used
+    __slots__ = ("data", "grad", "_requires_grad", "_ctx", "_retain", "name", "_version",
+                 "__weakref__")
     __array_ufunc__ = None  # makes `numpy_array * tensor` call Tensor.__rmul__ instead of numpy
 
     def __init__(self, data, dtype=None, requires_grad: bool = False, name: str | None = None):
@@ -40,6 +44,7 @@ class Tensor:
         self.grad = None
         self._ctx = None
         self._retain = False
+        self._version = None
         self.name = name
         self._requires_grad = False
         self.requires_grad = requires_grad
@@ -49,7 +54,7 @@ class Tensor:
         """Wrap an array produced by an operation (no copy, no checks)."""
         t = cls.__new__(cls)
         t.data, t.grad, t._ctx, t._requires_grad = data, None, ctx, requires_grad
-        t._retain, t.name = False, None
+        t._retain, t.name, t._version = False, None, None
         return t
 
     # -- gradient bookkeeping -------------------------------------------------------------
@@ -87,6 +92,20 @@ class Tensor:
 
     def zero_grad(self) -> None:
         self.grad = None
+
+    def bump_version(self, by: str) -> None:
+        """Record an in-place change of ``data`` (``by`` says what made it, for the error a later
+        backward raises). The optimizers and item assignment call it; a raw write into ``.data``
+        does not, as in PyTorch."""
+        version = self._version = self._version or [0, None, 0]
+        in_place_changes[0] += 1
+        version[0] += 1
+        version[1], version[2] = by, in_place_changes[0]
+
+    @property
+    def version(self) -> int:
+        """How many times ``data`` was changed in place (by the optimizers, item assignment)."""
+        return self._version[0] if self._version else 0
 
     def detach(self) -> "Tensor":
         """The same data, cut from the graph."""
@@ -311,6 +330,7 @@ class Tensor:
                 f"new tensor (ad.where, ad.concatenate) or change .data inside ad.no_grad()."
             )
         self.data[_ops.index_arrays(self.data, index)] = self._operand(value, "setitem").data
+        self.bump_version("an item assignment (tensor[...] = ...)")
 
 
 def is_tensor(obj) -> bool:

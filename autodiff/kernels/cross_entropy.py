@@ -26,6 +26,8 @@ class CrossEntropyFunction(Function):
     backward: dL/dx = (softmax(x) - onehot(t)) * c, c = g / count ("mean"), g ("sum"), or
     g_i per row ("none"); rows whose target is ignored get c = 0."""
 
+    saved_inputs = ()
+
     def __init__(self, index, valid, count: int, reduction: str):
         self.index, self.valid, self.count, self.reduction = index, valid, count, reduction
 

@@ -12,6 +12,8 @@ class DropoutFunction(Function):
     """y = x * m with m = keep / (1 - p), keep ~ Bernoulli(1 - p): E[y] = x, so nothing needs
     rescaling at evaluation time ("inverted" dropout). dL/dx = g * m."""
 
+    saved_inputs = ()
+
     def __init__(self, keep, p: float):
         self.keep, self.p = keep, p
 

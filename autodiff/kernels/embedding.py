@@ -23,6 +23,8 @@ class EmbeddingFunction(Function):
     scatter-add only the remaining repeats with the flat ``add.at``. Only one (V, D) array is
     allocated."""
 
+    saved_inputs = ()
+
     def __init__(self, ids):
         self.ids = ids
 

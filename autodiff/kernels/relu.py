@@ -10,6 +10,8 @@ from . import threads
 
 
 class ReLUKernel(Function):    # y = max(x, 0);  dy/dx = 1 where x > 0, else 0
+    saved_inputs = ()
+
     def forward(self, x):
         xp, flat = self.xp, x.reshape(-1)
         y, self.mask = xp.empty_like(flat), xp.empty(flat.shape, dtype=bool)

@@ -82,6 +82,8 @@ class Unfold(Function):
     """cols = unfold(x): the KH x KW patches of x (N, C, H, W), padded by (ph, pw), as the
     columns of (N, C*KH*KW, OH*OW); backward is col2im (see the module docstring)."""
 
+    saved_inputs = ()
+
     def __init__(self, kernel_size, stride, padding):
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
 

@@ -148,6 +148,10 @@ class Module:
             ready.append((target, _converted(key, state_dict[key], target)))
         for target, value in ready:
             target[...] = value
+        parameters = dict(self.named_parameters())
+        for key in targets:
+            if key in parameters:
+                parameters[key].bump_version("load_state_dict")
 
     def check_state_shapes(self, shapes: dict, strict: bool = True, source: str = "the state "
                            "dict") -> dict:

@@ -45,6 +45,8 @@ def _pool_args(x, kernel_size, stride, padding, where: str):
 class _Pool2d(Function):
     """Shared geometry; parameters kernel_size, stride, padding (pairs)."""
 
+    saved_inputs = ()          # max pooling keeps the position of each maximum, not x
+
     def __init__(self, kernel_size, stride, padding):
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
 

@@ -28,6 +28,8 @@ class _Binary(_Broadcasting):
 
 
 class Add(_Binary):            # y = a + b;  dy/da = 1, dy/db = 1
+    saved_inputs = ()
+
     def forward(self, a, b):
         return a + b
 
@@ -36,6 +38,8 @@ class Add(_Binary):            # y = a + b;  dy/da = 1, dy/db = 1
 
 
 class Sub(_Binary):            # y = a - b;  dy/da = 1, dy/db = -1
+    saved_inputs = ()
+
     def forward(self, a, b):
         return a - b
 
@@ -54,6 +58,8 @@ class Mul(_Binary):            # y = a * b;  dy/da = b, dy/db = a
 
 
 class Div(_Binary):            # y = a / b;  dy/da = 1/b, dy/db = -a/b^2 = -y/b
+    saved_inputs = (1,)             # b (and its own output)
+
     def forward(self, a, b):
         self.b = b
         self.y = a / b
@@ -91,6 +97,8 @@ def _tie_share(wins, ties, dtype):
 
 
 class Where(_Broadcasting):   # y = cond ? a : b;  dy/da = cond, dy/db = not cond
+    saved_inputs = ()
+
     def __init__(self, cond):
         self.cond = cond          # a boolean array, not an input: no gradient flows to it
 
@@ -109,6 +117,8 @@ class Where(_Broadcasting):   # y = cond ? a : b;  dy/da = cond, dy/db = not con
 
 
 class Neg(Function):           # y = -x;  dy/dx = -1
+    saved_inputs = ()
+
     def forward(self, x):
         return -x
 
@@ -132,6 +142,8 @@ class Pow(Function):           # y = x^p (p a number);  dy/dx = p x^(p-1)
 
 
 class RPow(Function):          # y = c^x (c > 0 a number);  dy/dx = c^x ln c
+    saved_inputs = ()               # its own output
+
     def __init__(self, base):
         self.base = base
 
@@ -144,6 +156,8 @@ class RPow(Function):          # y = c^x (c > 0 a number);  dy/dx = c^x ln c
 
 
 class Exp(Function):           # y = e^x;  dy/dx = e^x = y
+    saved_inputs = ()               # its own output
+
     def forward(self, x):
         self.y = self.xp.exp(x)
         return self.y
@@ -162,6 +176,8 @@ class Log(Function):           # y = ln x;  dy/dx = 1/x
 
 
 class Sqrt(Function):          # y = sqrt(x);  dy/dx = 1 / (2 sqrt(x)) = 1 / (2y)
+    saved_inputs = ()               # its own output
+
     def forward(self, x):
         self.y = self.xp.sqrt(x)
         return self.y
@@ -180,6 +196,8 @@ class Abs(Function):           # y = |x|;  dy/dx = sign(x) (0 at x = 0, as PyTor
 
 
 class Tanh(Function):          # y = tanh x;  dy/dx = 1 - y^2
+    saved_inputs = ()               # its own output
+
     def forward(self, x):
         self.y = self.xp.tanh(x)
         return self.y
@@ -189,6 +207,8 @@ class Tanh(Function):          # y = tanh x;  dy/dx = 1 - y^2
 
 
 class Sigmoid(Function):       # y = 1 / (1 + e^-x);  dy/dx = y (1 - y)
+    saved_inputs = ()               # its own output
+
     def forward(self, x):
         # with e = exp(-|x|) <= 1 nothing overflows, and for x < 0 the form e / (1 + e) keeps full
         # relative precision in the left tail (1 / (1 + e^-x) would too, but overflows first)
@@ -201,6 +221,8 @@ class Sigmoid(Function):       # y = 1 / (1 + e^-x);  dy/dx = y (1 - y)
 
 
 class ReLU(Function):          # y = max(x, 0);  dy/dx = 1 where x > 0, else 0
+    saved_inputs = ()               # a mask of its own
+
     def forward(self, x):
         self.positive = x > 0
         return self.xp.maximum(x, 0)
@@ -210,6 +232,8 @@ class ReLU(Function):          # y = max(x, 0);  dy/dx = 1 where x > 0, else 0
 
 
 class Clip(Function):          # y = min(max(x, lo), hi);  dy/dx = 1 inside [lo, hi], else 0
+    saved_inputs = ()               # a mask of its own
+
     def __init__(self, lo, hi):
         self.lo, self.hi = lo, hi
 
@@ -223,6 +247,8 @@ class Clip(Function):          # y = min(max(x, lo), hi);  dy/dx = 1 inside [lo,
 
 
 class Cast(Function):          # y = x as another dtype;  dy/dx = 1, cast back
+    saved_inputs = ()
+
     def __init__(self, dtype):
         self.dtype = dtype
 

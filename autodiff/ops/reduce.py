@@ -14,6 +14,8 @@ class _Reduction(Function):
 
 
 class Sum(_Reduction):         # y = sum_i x_i;  dy/dx_i = 1
+    saved_inputs = ()
+
     def forward(self, x):
         return x.sum(axis=self.axis, keepdims=self.keepdims)
 
@@ -24,6 +26,8 @@ class Sum(_Reduction):         # y = sum_i x_i;  dy/dx_i = 1
 
 
 class Mean(_Reduction):        # y = (1/n) sum_i x_i;  dy/dx_i = 1/n
+    saved_inputs = ()
+
     def forward(self, x):
         self.count = max(1, reduced_count(x.shape, self.axis))
         return x.mean(axis=self.axis, keepdims=self.keepdims)

@@ -9,6 +9,8 @@ from ._util import normalize_axis
 
 
 class Reshape(Function):
+    saved_inputs, returns_view = (), True
+
     def __init__(self, shape):
         self.shape = shape
 
@@ -35,6 +37,8 @@ def reshape(x, shape):
 
 
 class Permute(Function):
+    saved_inputs, returns_view = (), True
+
     def __init__(self, dims):
         self.dims = dims
 
@@ -63,9 +67,12 @@ class GetItem(Function):
     """y = x[index]. Each entry of x may be picked several times (x[[0, 0, 1]]), so its gradient
     is the sum of the gradients of all its copies: a scatter-add, not an assignment."""
 
+    saved_inputs = ()
+
     def __init__(self, index, basic: bool):
         self.index = index      # a tuple of slices, integers, None, Ellipsis and index arrays
         self.basic = basic      # no index arrays: no entry is picked twice
+        self.returns_view = basic    # basic indexing gives a view of x
 
     def forward(self, x):
         return x[self.index]
@@ -109,6 +116,8 @@ def getitem(x, index):
 
 
 class Concatenate(Function):
+    saved_inputs = ()
+
     def __init__(self, axis):
         self.axis = axis
 
@@ -124,6 +133,8 @@ class Concatenate(Function):
 
 
 class Stack(Function):
+    saved_inputs = ()
+
     def __init__(self, axis):
         self.axis = axis
 

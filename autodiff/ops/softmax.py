@@ -11,6 +11,8 @@ from ..function import Function
 
 
 class _AlongAxis(Function):
+    saved_inputs = ()               # their own outputs
+
     def __init__(self, axis):
         self.axis = axis
 

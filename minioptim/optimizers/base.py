@@ -115,7 +115,10 @@ class Optimizer:
 
     def gradients(self):
         """(parameter, g_t, state, group) for every parameter that has a gradient, g_t with the
-        "l2" term added when that is the group's decay mode."""
+        "l2" term added when that is the group's decay mode. Every parameter it hands out is
+        about to change in place: a tensor's version count records it (a graph built before
+        the step then refuses its backward instead of using the changed weights)."""
+        stepped = []
         for group in self.param_groups:
             lam, mode = group["weight_decay"], group["weight_decay_mode"]
             for p in group["params"]:
@@ -124,7 +127,11 @@ class Optimizer:
                 g = p.grad
                 if lam and mode == "l2":
                     g = g + lam * p.data                      # g_t <- g_t + lambda w_{t-1}
+                stepped.append(p)
                 yield p, g, self.state.setdefault(id(p), {}), group
+        for p in stepped:
+            if hasattr(p, "bump_version"):
+                p.bump_version(f"{type(self).__name__}.step()")
 
     def update(self, w, g, state: dict, group: dict) -> None:
         """Update the array ``w`` in place from its gradient ``g``; every optimizer writes it."""
