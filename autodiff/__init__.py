@@ -13,7 +13,7 @@ layers; ``use_kernels(False)`` runs everything on the plain path.
 """
 from . import backend
 from .tensor import Tensor, is_tensor  # first: the modules below build Tensors
-from .backend import get_backend, manual_seed, set_backend
+from .backend import get_backend, get_rng_state, manual_seed, set_backend, set_rng_state
 from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .errors import AnomalyError, BackendError, DeviceError, GradcheckError, ShapeError
 from .function import Function
@@ -27,7 +27,8 @@ from .tensor_functions import (abs, cat, clamp, clip, concatenate, exp, log, log
                                sigmoid, softmax, sqrt, stack, sum, tanh, transpose, where)
 
 __all__ = [
-    "backend", "get_backend", "set_backend", "manual_seed", "threads", "num_threads",
+    "backend", "get_backend", "set_backend", "manual_seed", "get_rng_state", "set_rng_state",
+    "threads", "num_threads",
     "set_num_threads", "use_kernels", "kernels_enabled",
     "Tensor", "tensor", "is_tensor", "zeros", "ones", "full", "zeros_like", "ones_like",
     "arange", "randn", "rand",

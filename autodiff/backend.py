@@ -18,6 +18,7 @@ moved to the device, so the same seed gives the same initial weights on every ba
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -81,7 +82,7 @@ _LOADERS = {"numpy": _load_numpy, "cupy": _load_cupy, "strict": _load_strict}
 _loaded: dict[str, Backend] = {}
 _by_type: dict[type, Backend] = {}
 _active: Backend
-_rng = np.random.default_rng(0)
+_random = threading.local()        # each thread's generator (see manual_seed)
 
 
 def _get(name: str) -> Backend:
@@ -163,6 +164,13 @@ def to_backend(array, name: str):
     return target.from_host(np.array(host, copy=True))
 
 
+def cast(array, dtype):
+    """``array.astype(dtype)`` without NumPy's overflow warning: values beyond the dtype's range
+    become infinities, which the caller checks for and reports in its own words."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return array.astype(dtype)
+
+
 def asarray(data, dtype=None):
     """Put ``data`` (a list, a scalar, a NumPy array or another backend's array) on the active
     backend. This is the explicit host-to-device crossing."""
@@ -172,6 +180,15 @@ def asarray(data, dtype=None):
     if src is not None:
         data = src.to_host(data)
     return _active.from_host(np.asarray(data, dtype=dtype))
+
+
+def host_dtype(data) -> np.dtype:
+    """The dtype NumPy gives ``data`` (lists, numbers); object for what it cannot make an
+    array of (ragged lists)."""
+    try:
+        return np.asarray(data).dtype
+    except (ValueError, TypeError):
+        return np.dtype(object)
 
 
 def to_numpy(array) -> np.ndarray:
@@ -185,16 +202,41 @@ def to_numpy(array) -> np.ndarray:
 
 
 def manual_seed(seed: int) -> None:
-    """Seed the generator behind every random tensor, so runs repeat on any backend."""
-    global _rng
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
+    """Seed the generator behind every random tensor (initial weights, dropout masks,
+    ``ad.randn``), so runs repeat on any backend. Each thread has its own generator (a thread
+    that never seeds starts from seed 0), so two threads that each seed and build a model do not
+    interleave their draws."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"manual_seed expects a non-negative integer, got {seed!r}")
-    _rng = np.random.default_rng(int(seed))
+    _random.generator = np.random.default_rng(int(seed))
 
 
 def rng() -> np.random.Generator:
-    """The seeded host generator; draw on the host, then ``asarray`` to the device."""
-    return _rng
+    """This thread's seeded host generator; draw on the host, then ``asarray`` to the device."""
+    generator = getattr(_random, "generator", None)
+    if generator is None:
+        generator = _random.generator = np.random.default_rng(0)
+    return generator
+
+
+def get_rng_state() -> dict:
+    """The state of this thread's generator, as plain Python data (JSON-serializable): with
+    ``set_rng_state`` a resumed run draws the same dropout masks as one run in one go."""
+    return rng().bit_generator.state
+
+
+def set_rng_state(state: dict) -> None:
+    """Put this thread's generator back into a state from ``get_rng_state``."""
+    if not isinstance(state, dict) or "bit_generator" not in state:
+        raise ValueError(f"set_rng_state expects a state from get_rng_state() (a dict with "
+                         f"'bit_generator'), got {type(state).__name__}")
+    generator = np.random.default_rng(0)
+    try:
+        generator.bit_generator.state = state
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ValueError(f"set_rng_state: not a state of NumPy's "
+                         f"{type(generator.bit_generator).__name__} generator ({exc})") from None
+    _random.generator = generator
 
 
 def generator(seed: int) -> np.random.Generator:

@@ -162,7 +162,12 @@ def atomic_write(path, text: bool = False, fsync: bool = True):
 
 def save_npz(path, arrays: dict) -> None:
     """Write ``arrays`` (name -> host or device array) to ``path`` as .npz, atomically."""
-    host = {k: backend.to_numpy(v) for k, v in arrays.items()}
+    host = {}
+    for k, v in arrays.items():
+        if not backend.is_array(v) and not isinstance(v, np.ndarray):
+            raise TypeError(f"save_npz: '{k}' is a {type(v).__name__}, not an array (a "
+                            f"module's buffers must be arrays)")
+        host[k] = backend.to_numpy(v)
     for k, v in host.items():
         if v.dtype.hasobject:
             raise TypeError(f"save_npz: '{k}' holds Python objects ({v.dtype}); only numeric "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from . import backend
 from .backprop import run_backward
-from .errors import DeviceError
+from .errors import DeviceError, ShapeError
 from .modes import in_place_changes, is_grad_enabled, no_grad
 
 _FLOAT_KINDS = "f"
@@ -34,11 +34,12 @@ class Tensor:
             data = data.data
         xp = backend.active().xp
         dtype = _as_dtype(xp, dtype)
+        _check_kind(getattr(data, "dtype", None) or backend.host_dtype(data), dtype)
         if backend.backend_of(data) is backend.active():
             arr = data.astype(dtype or data.dtype, copy=True)
         else:
             arr = backend.asarray(data, dtype=dtype)
-        if dtype is None and arr.dtype.kind in "fc" and arr.dtype != xp.float32:
+        if dtype is None and arr.dtype.kind == "f" and arr.dtype != xp.float32:
             arr = arr.astype(xp.float32)
         self.data = arr
         self.grad = None
@@ -144,7 +145,12 @@ class Tensor:
         return t
 
     def astype(self, dtype) -> "Tensor":
-        return _ops.Cast.apply(self, dtype=backend.array_module(self.data).dtype(dtype))
+        """A copy in another dtype. To a floating dtype it stays in the graph (the gradient is
+        cast back); to integers or booleans it leaves the graph, as rounding has no gradient."""
+        dtype = backend.array_module(self.data).dtype(dtype)
+        if dtype.kind != "f":
+            return Tensor._make(self.data.astype(dtype))
+        return _ops.Cast.apply(self, dtype=dtype)
 
     def float(self) -> "Tensor":
         return self.astype("float32")
@@ -269,10 +275,21 @@ class Tensor:
         return _ops.Mean.apply(self, **_ops.reduce_args(self.ndim, axis, keepdims, dim, keepdim))
 
     def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return _ops.Max.apply(self, **_ops.reduce_args(self.ndim, axis, keepdims, dim, keepdim))
+        args = _ops.reduce_args(self.ndim, axis, keepdims, dim, keepdim)
+        self._check_not_empty("max", args["axis"])
+        return _ops.Max.apply(self, **args)
+
+    def _check_not_empty(self, op: str, axes) -> None:
+        """A maximum over nothing has no value (NumPy's error would not say which tensor)."""
+        empty = self.data.size == 0 if axes is None else any(self.shape[a] == 0 for a in axes)
+        if empty:
+            raise ShapeError(f"{op}: {self._label()} is empty along the reduced dimensions, "
+                             f"so it has no {op}imum; reduce a non-empty tensor (or use sum)")
 
     def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return -((-self).max(axis, keepdims, dim=dim, keepdim=keepdim))
+        args = _ops.reduce_args(self.ndim, axis, keepdims, dim, keepdim)
+        self._check_not_empty("min", args["axis"])
+        return _ops.Min.apply(self, **args)
 
     def log_softmax(self, axis=-1, *, dim=None):
         axis = _ops.normalize_axis(self.ndim, dim if dim is not None else axis)
@@ -331,6 +348,20 @@ class Tensor:
             )
         self.data[_ops.index_arrays(self.data, index)] = self._operand(value, "setitem").data
         self.bump_version("an item assignment (tensor[...] = ...)")
+
+
+def _check_kind(dtype, wanted) -> None:
+    """Tensors hold booleans, integers and real floats: refuse the rest with a clear error
+    (complex numbers would lose their imaginary part, strings and objects fail deep later)."""
+    kind = getattr(wanted or dtype, "kind", "O")
+    if kind in "biuf":
+        return
+    what = {"c": "complex numbers", "U": "strings", "S": "bytes", "O": "Python objects",
+            "M": "dates", "m": "time differences"}.get(kind, f"{dtype} data")
+    fix = (" (take .real or abs() of the data first)" if kind == "c" else
+           " (convert them to numbers first)")
+    raise TypeError(f"a tensor holds booleans, integers or real floating-point numbers, not "
+                    f"{what}{fix}")
 
 
 def is_tensor(obj) -> bool:

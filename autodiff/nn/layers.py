@@ -112,6 +112,9 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
         super().__init__()
+        for name, v in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"Linear: {name} must be a positive int, got {v!r}")
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(backend.xp.zeros((out_features, in_features), dtype="float32"))
         self.bias = Parameter(backend.xp.zeros((out_features,), dtype="float32")) if bias \

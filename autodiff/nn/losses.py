@@ -108,7 +108,9 @@ def cross_entropy(input: Tensor, target, *, ignore_index: int = -100,
     reduction: "mean" (over targets not equal to ``ignore_index``), "sum" or "none" (a loss per
     sample). A target outside [0, C) raises ValueError naming it, its position and C."""
     _check_reduction(reduction)
-    expect_tensor(input, "cross_entropy (logits)")
+    if expect_tensor(input, "cross_entropy (logits)").dtype.kind != "f":
+        raise TypeError(f"cross_entropy: the logits hold {input.dtype} numbers; they must be "
+                        f"floating point (convert them with .float())")
     t = _Targets("cross_entropy", input, target, ignore_index)
     if kernels_enabled():
         from ..kernels.cross_entropy import cross_entropy as fused

@@ -214,7 +214,8 @@ def _converted(key: str, value, target):
     if want in "iu" and kind not in "iu":
         raise TypeError(f"load_state_dict: '{key}' holds {value.dtype} data but the model's "
                         f"'{key}' is {target.dtype} (a count); it takes integers only")
-    converted = backend.to_backend(value, backend.backend_of(target).name).astype(target.dtype)
+    converted = backend.cast(backend.to_backend(value, backend.backend_of(target).name),
+                             target.dtype)
     if want == "f":
         xp = backend.array_module(converted)
         if not bool(xp.isfinite(converted).all()):

@@ -155,16 +155,17 @@ class _BatchNorm(Module):
                              f"{input.shape} has {input.shape[1]} channels (dimension 1), "
                              f"expected {self.num_features}")
         factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
-            # in place: assigning the attribute would replace the registered buffer
-            self.num_batches_tracked[...] += 1
-            if self.momentum is None:  # cumulative average, as PyTorch
-                factor = 1.0 / int(self.num_batches_tracked)
+        counting = self.training and self.track_running_stats
+        if counting and self.momentum is None:      # cumulative average, as PyTorch
+            factor = 1.0 / (int(self.num_batches_tracked) + 1)
         use_batch_stats = self.training or self.running_mean is None
         track = not self.training or self.track_running_stats
-        return batch_norm(input, self.running_mean if track else None,
-                          self.running_var if track else None, self.weight, self.bias,
-                          use_batch_stats, factor, self.eps)
+        out = batch_norm(input, self.running_mean if track else None,
+                         self.running_var if track else None, self.weight, self.bias,
+                         use_batch_stats, factor, self.eps)
+        if counting:    # only a batch that went through counts (in place: it is a buffer)
+            self.num_batches_tracked[...] += 1
+        return out
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "

@@ -278,7 +278,15 @@ class LSTMCell(Module):
             xp = backend.array_module(x.data)
             h = c = Tensor._make(xp.zeros((x.shape[0], H), dtype=x.dtype))
         else:
-            h, c = hx
+            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                raise TypeError("LSTMCell: hx must be a pair (h, c) of tensors")
+            h, c = (s if isinstance(s, Tensor) else Tensor(s) for s in hx)
+            expected = (x.shape[0], H) if batched else (H,)
+            for name, s in (("h", h), ("c", c)):
+                if s.shape != expected:
+                    raise ShapeError(f"LSTMCell: {name} must have shape (batch, hidden_size) = "
+                                     f"{expected} for an input of shape {input.shape}, got "
+                                     f"{s.shape}")
             if not batched:
                 h, c = h.unsqueeze(0), c.unsqueeze(0)
         h, c = lstm_cell(x, h, c, self.weight_ih, self.weight_hh,

@@ -22,7 +22,7 @@ from .elementwise import (
                           Where,
 )
 from .linalg import MatMul, matmul
-from .reduce import Max, Mean, Sum
+from .reduce import Max, Mean, Min, Sum
 from .shape import (
                           Concatenate,
                           GetItem,
@@ -40,6 +40,6 @@ from .softmax import LogSoftmax, Softmax
 
 __all__ = ["normalize_axis", "reduce_args", "unbroadcast", "Abs", "Add", "Cast", "Clip", "Div",
            "Exp", "Log", "Maximum", "Minimum", "Mul", "Neg", "Pow", "ReLU", "RPow", "Sigmoid",
-           "Sqrt", "Sub", "Tanh", "Where", "MatMul", "matmul", "Max", "Mean", "Sum",
+           "Sqrt", "Sub", "Tanh", "Where", "MatMul", "matmul", "Max", "Mean", "Min", "Sum",
            "Concatenate", "GetItem", "Permute", "Reshape", "Stack", "concatenate", "getitem",
            "index_arrays", "permute", "reshape", "stack", "LogSoftmax", "Softmax"]

@@ -39,9 +39,11 @@ class Mean(_Reduction):        # y = (1/n) sum_i x_i;  dy/dx_i = 1/n
 
 
 class Max(_Reduction):         # y = max_i x_i;  dy/dx_i = 1 at the maximum (shared evenly by ties)
+    pick = "max"
+
     def forward(self, x):
         self.x = x
-        self.y = x.max(axis=self.axis, keepdims=True)
+        self.y = getattr(x, self.pick)(axis=self.axis, keepdims=True)
         return self.y if self.keepdims else self.y.reshape(reduced_shape(x.shape, self.axis))
 
     def backward(self, g):
@@ -49,3 +51,7 @@ class Max(_Reduction):         # y = max_i x_i;  dy/dx_i = 1 at the maximum (sha
         g = expand_reduced(g, shape, self.axis, self.keepdims)
         winners = (self.x == self.y).astype(g.dtype)
         return (g * winners / winners.sum(axis=self.axis, keepdims=True),)
+
+
+class Min(Max):                # y = min_i x_i;  dy/dx_i = 1 at the minimum (shared evenly by ties)
+    pick = "min"

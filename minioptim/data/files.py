@@ -26,6 +26,7 @@ import os
 import pickle
 import sys
 import tarfile
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,9 +63,16 @@ class UnsafePickleError(DataError):
 def data_dir(root: str | os.PathLike | None = None) -> str:
     """The data folder as an absolute path: ``root``, else ``$MINIOPTIM_DATA``, else
     ``~/.cache/minioptim``. Nothing is created here."""
+    source = "root=..."
     if root is None:
-        root = os.environ.get(ENV_VAR, "").strip() or DEFAULT_DIR
-    return os.path.abspath(os.path.expanduser(os.fspath(root)))
+        root = os.environ.get(ENV_VAR, "").strip()
+        source = f"${ENV_VAR}" if root else "the default"
+        root = root or DEFAULT_DIR
+    folder = os.path.abspath(os.path.expanduser(os.fspath(root)))
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise DataError(f"the data folder {folder} (from {source}) is a file, not a folder; "
+                        f"give a folder with root=... or {ENV_VAR}")
+    return folder
 
 
 # -- where the paper-scale datasets are published (the only URLs of minioptim.data) --------------
@@ -144,7 +152,12 @@ def _progress_bar(total, desc, enabled):
                 file=sys.stderr)
 
 
-def download(url: str, dest: str, md5: str, progress: bool = True, timeout: float = 60.0) -> str:
+MIN_RATE = 20_000          # bytes per second below which a download is given up ...
+MIN_RATE_AFTER = 30.0      # ... once it has run this many seconds
+
+
+def download(url: str, dest: str, md5: str, progress: bool = True, timeout: float = 60.0,
+             deadline: float | None = None) -> str:
     """Download ``url`` to ``dest`` and return ``dest``.
 
     The bytes go to a temporary file in ``dest``'s folder and their md5 is computed on the way;
@@ -152,6 +165,11 @@ def download(url: str, dest: str, md5: str, progress: bool = True, timeout: floa
     ``md5``. On any failure (network error, interruption, wrong checksum) the temporary file is
     deleted and the error raised: nothing is left under ``dest``'s name (an existing ``dest`` is
     left as it was). ``progress`` shows a tqdm bar on stderr.
+
+    ``timeout`` (seconds) bounds each wait for data; ``deadline`` (seconds, default: one hour)
+    bounds the whole download, and a server slower than ``MIN_RATE`` bytes a second after
+    ``MIN_RATE_AFTER`` seconds is given up too, so a connection that trickles a byte now and
+    then cannot hold a run forever.
     """
     import urllib.request  # looked up at call time, so tests can replace urlopen
 
@@ -162,12 +180,15 @@ def download(url: str, dest: str, md5: str, progress: bool = True, timeout: floa
         total = int(length) if length and str(length).isdigit() else None
         h, written = hashlib.md5(usedforsecurity=False), 0
         bar = _progress_bar(total, os.path.basename(dest), progress)
+        read = getattr(response, "read1", response.read)   # what has arrived, not CHUNK bytes
+        start, limit = time.monotonic(), 3600.0 if deadline is None else float(deadline)
         try:
-            while block := response.read(CHUNK):
+            while block := read(CHUNK):
                 out.write(block)
                 h.update(block)
                 written += len(block)
                 bar.update(len(block))
+                _check_pace(url, dest, written, time.monotonic() - start, limit)
         finally:
             bar.close()
         if total is not None and written != total:
@@ -180,6 +201,17 @@ def download(url: str, dest: str, md5: str, progress: bool = True, timeout: floa
                 f"transfer, an error page or a different version); it was discarded, "
                 f"nothing was saved as {dest}.")
     return dest
+
+
+def _check_pace(url: str, dest: str, written: int, elapsed: float, limit: float) -> None:
+    too_long = elapsed > limit
+    too_slow = elapsed > MIN_RATE_AFTER and written < MIN_RATE * elapsed
+    if too_long or too_slow:
+        why = (f"it took more than {limit:g} s" if too_long else
+               f"it ran at {written / elapsed:,.0f} bytes/s, below {MIN_RATE:,} bytes/s")
+        raise DataError(f"gave up the download of {url}: {why} ({written:,} bytes in "
+                        f"{elapsed:.0f} s); nothing was saved as {dest}. Try again later, or put "
+                        f"the file there by hand.")
 
 
 def _how_to_place(missing: list[tuple[RemoteFile, str, str]], folder: str, dataset: str) -> str:
@@ -199,7 +231,8 @@ def _how_to_place(missing: list[tuple[RemoteFile, str, str]], folder: str, datas
 
 
 def fetch(files, folder: str, dataset: str, download_missing: bool = True,
-          progress: bool = True) -> list[str]:
+          progress: bool = True, timeout: float = 60.0,
+          deadline: float | None = None) -> list[str]:
     """The verified local paths of ``files`` (``RemoteFile``s) in ``folder``.
 
     A file already there is used only if its md5 matches. A missing or wrong one is downloaded
@@ -224,7 +257,8 @@ def fetch(files, folder: str, dataset: str, download_missing: bool = True,
             why = f"{path} does not exist"
         if download_missing:
             try:
-                download(f.url, path, f.md5, progress=progress)
+                download(f.url, path, f.md5, progress=progress, timeout=timeout,
+                         deadline=deadline)
                 continue
             except (OSError, DataError) as exc:  # URLError and timeouts are OSErrors
                 why += f"; downloading it failed ({type(exc).__name__}: {exc})"
@@ -314,9 +348,20 @@ class RestrictedUnpickler(pickle.Unpickler):
 def load_pickle(source, encoding: str = "bytes"):
     """Unpickle a path, bytes or binary file with ``RestrictedUnpickler``. ``encoding="bytes"``
     keeps Python 2 strings as bytes (so CIFAR's keys are ``b"data"``, ``b"labels"``)."""
+    name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "the pickle"
     if isinstance(source, (bytes, bytearray)):
         source = io.BytesIO(source)
-    if isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as f:
-            return RestrictedUnpickler(f, encoding=encoding).load()
-    return RestrictedUnpickler(source, encoding=encoding).load()
+    try:
+        if isinstance(source, (str, os.PathLike)):
+            with open(source, "rb") as f:
+                return RestrictedUnpickler(f, encoding=encoding).load()
+        return RestrictedUnpickler(source, encoding=encoding).load()
+    except DataError:
+        raise
+    except MemoryError:
+        raise DataError(f"{name} asks for more memory than this machine has: it is damaged or "
+                        f"forged, not an official dataset file") from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
+            KeyError) as exc:
+        raise DataError(f"{name} is not a readable pickle of arrays ({type(exc).__name__}: "
+                        f"{exc})") from None

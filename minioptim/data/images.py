@@ -23,6 +23,7 @@ import os
 import tarfile
 import tempfile
 import warnings
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -251,8 +252,9 @@ def read_tarball(archive: str) -> dict[str, np.ndarray]:
     with workdir as tmp:
         try:
             safe_extract(archive, tmp)
-        except tarfile.TarError as exc:
-            raise DataError(f"{archive} is not a readable tar archive ({exc})") from None
+        except (tarfile.TarError, EOFError, zlib.error) as exc:    # damaged or truncated
+            raise DataError(f"{archive} is not a readable tar archive ({type(exc).__name__}: "
+                            f"{exc}); delete it and download it again") from None
         base = os.path.join(tmp, ARCHIVE_FOLDER)
         for name in (*TRAIN_BATCHES, TEST_BATCH, META):
             if not os.path.isfile(os.path.join(base, name)):
@@ -301,8 +303,10 @@ def _write_cache(path: str, arrays: dict) -> None:
         f.write(md5sum(path).encode() + b"\n")
 
 
-def cifar10(root=None, download: bool = True, progress: bool = True) -> ImageDataset:
+def cifar10(root=None, download: bool = True, progress: bool = True, timeout: float = 60.0,
+            deadline: float | None = None) -> ImageDataset:
     """CIFAR-10: 50,000 training and 10,000 test images, uint8 (N, 3, 32, 32), 10 classes.
+    ``timeout`` and ``deadline`` bound a download (see ``minioptim.data.download``).
 
     Files live in ``<data folder>/cifar10/`` (data folder: ``root``, else ``$MINIOPTIM_DATA``,
     else ``~/.cache/minioptim``). Without the tarball, it is downloaded when ``download`` is
@@ -313,7 +317,7 @@ def cifar10(root=None, download: bool = True, progress: bool = True) -> ImageDat
     cache = os.path.join(folder, CACHE_NAME)
     arrays = _read_cache(cache)
     if arrays is None:
-        (archive,) = fetch([src], folder, "CIFAR-10", download, progress)
+        (archive,) = fetch([src], folder, "CIFAR-10", download, progress, timeout, deadline)
         arrays = read_tarball(archive)
         try:
             _write_cache(cache, arrays)

@@ -259,20 +259,26 @@ PTB_SOURCE = ("Penn Treebank (Marcus et al., 1993), Wall Street Journal text as 
 
 
 def read_lines(path: str) -> list[list[str]]:
-    with open(path, encoding="utf-8") as f:
-        return tokenize_text(f.read())
+    try:
+        with open(path, encoding="utf-8") as f:
+            return tokenize_text(f.read())
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path} is not UTF-8 text ({exc}); it is not a Penn Treebank "
+                        f"file") from None
 
 
-def ptb(root=None, download: bool = True, progress: bool = True) -> Corpus:
+def ptb(root=None, download: bool = True, progress: bool = True, timeout: float = 60.0,
+        deadline: float | None = None) -> Corpus:
     """The word-level Penn Treebank as a ``Corpus`` (vocabulary from the training file).
+    ``timeout`` and ``deadline`` bound a download (see ``minioptim.data.download``).
 
     Files: ``ptb.train.txt``, ``ptb.valid.txt``, ``ptb.test.txt`` in ``<data folder>/ptb/``
     (data folder: ``root``, else ``$MINIOPTIM_DATA``, else ``~/.cache/minioptim``); downloaded
     when missing and ``download`` is true, always checked by md5.
     """
     folder = os.path.join(data_dir(root), PTB_FOLDER)
-    train, valid, test = (read_lines(p) for p in
-                          fetch(PTB, folder, "Penn Treebank", download, progress))
+    paths = fetch(PTB, folder, "Penn Treebank", download, progress, timeout, deadline)
+    train, valid, test = (read_lines(p) for p in paths)
     return Corpus.from_lines("ptb", train, valid, test, max_vocab=None, source=PTB_SOURCE,
                              differs="")
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 import numbers
 
 from autodiff import backend
@@ -78,6 +79,12 @@ class Optimizer:
                 raise TypeError(f"parameter {i} of {type(self).__name__} is a "
                                 f"{type(p).__name__}: a parameter needs .data (an array) and "
                                 f".grad (for example ad.Tensor(..., requires_grad=True))")
+            kind = getattr(getattr(p.data, "dtype", None), "kind", None)
+            if kind != "f":
+                raise TypeError(f"parameter {i} of {type(self).__name__} holds "
+                                f"{getattr(p.data, 'dtype', type(p.data).__name__)} data; an "
+                                f"optimizer updates floating-point parameters only (create it "
+                                f"with dtype='float32' or 'float64')")
         unknown = set(group) - set(self.defaults) - {"params"}
         if unknown:
             raise TypeError(f"{type(self).__name__} has no hyperparameter "
@@ -125,6 +132,9 @@ class Optimizer:
                 if p.grad is None:
                     continue
                 g = p.grad
+                if type(g) is not type(p.data) or g.shape != p.data.shape \
+                        or g.dtype.kind != "f":
+                    _refuse_gradient(self, p, g)
                 if lam and mode == "l2":
                     g = g + lam * p.data                      # g_t <- g_t + lambda w_{t-1}
                 stepped.append(p)
@@ -167,42 +177,75 @@ class Optimizer:
         return {"optimizer": type(self).__name__, "state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        saved_by = state_dict.get("optimizer", type(self).__name__)
-        if saved_by != type(self).__name__:
+        """Restore what ``state_dict()`` saved: all or nothing. Everything is checked first (the
+        optimizer that saved it, the groups and their hyperparameters, with the constructor's
+        checks, every parameter index and every state array's shape and kind) and converted;
+        only then is anything replaced, so a failed load leaves the optimizer as it was."""
+        name = type(self).__name__
+        if not isinstance(state_dict, dict) or not isinstance(state_dict.get("param_groups"),
+                                                              (list, tuple)) \
+                or not isinstance(state_dict.get("state"), dict):
+            raise ValueError(f"{name}.load_state_dict expects a dict with 'param_groups' (a list) "
+                             f"and 'state' (a dict), as state_dict() returns; got "
+                             f"{type(state_dict).__name__}"
+                             + (f" with keys {sorted(state_dict)}" if isinstance(state_dict, dict)
+                                else ""))
+        saved_by = state_dict.get("optimizer", name)
+        if saved_by != name:
             raise ValueError(f"this state dict was saved by {saved_by}; it can only be loaded "
-                             f"into {saved_by}, not {type(self).__name__}")
+                             f"into {saved_by}, not {name}")
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups):
             raise ValueError(f"the state dict has {len(groups)} parameter groups, this optimizer "
                              f"has {len(self.param_groups)}")
-        params = []
+        params, new_groups = [], []
         for k, (saved, mine) in enumerate(zip(groups, self.param_groups)):
-            if set(saved) != set(mine):
-                diff = sorted(set(saved) ^ set(mine))
+            if not isinstance(saved, dict) or set(saved) != set(mine):
+                diff = sorted(set(saved) ^ set(mine)) if isinstance(saved, dict) else ["params"]
                 raise ValueError(f"parameter group {k} of the state dict has other "
-                                 f"hyperparameters than {type(self).__name__} ({', '.join(diff)})")
+                                 f"hyperparameters than {name} ({', '.join(diff)})")
             if len(saved["params"]) != len(mine["params"]):
                 raise ValueError(f"parameter group {k}: the state dict has "
                                  f"{len(saved['params'])} parameters, this optimizer "
                                  f"{len(mine['params'])}")
+            candidate = {**{h: copy.deepcopy(v) for h, v in saved.items() if h != "params"},
+                         "params": mine["params"]}
+            try:
+                self._check(candidate)                     # the constructor's checks
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"parameter group {k} of the state dict: {exc}") from None
+            new_groups.append(candidate)
             params.extend(mine["params"])
-        self.state = {}
+        new_state = {}
         for i, s in state_dict["state"].items():
-            p = params[int(i)]
-            restored = {}
-            for name, v in s.items():
+            try:
+                index = int(i)
+            except (TypeError, ValueError):
+                index = -1
+            if not 0 <= index < len(params) or (isinstance(i, float) and i != index):
+                raise ValueError(f"the state dict has state for parameter {i!r}, but this "
+                                 f"optimizer has parameters 0 .. {len(params) - 1}")
+            if not isinstance(s, dict):
+                raise ValueError(f"the state of parameter {i} is a {type(s).__name__}, not a "
+                                 f"dict")
+            p, restored = params[index], {}
+            for key, v in s.items():
                 if backend.is_array(v):
                     if tuple(v.shape) != tuple(p.data.shape):
-                        raise ValueError(f"state '{name}' of parameter {i} has shape "
+                        raise ValueError(f"state '{key}' of parameter {i} has shape "
                                          f"{tuple(v.shape)}, the parameter has "
                                          f"{tuple(p.data.shape)}")
+                    if v.dtype.kind != "f":
+                        raise ValueError(f"state '{key}' of parameter {i} holds {v.dtype} data; "
+                                         f"an optimizer's state is floating point")
                     home = backend.backend_of(p.data).name
-                    restored[name] = backend.to_backend(v, home).astype(p.data.dtype, copy=False)
+                    restored[key] = backend.to_backend(v, home).astype(p.data.dtype, copy=False)
                 else:
-                    restored[name] = copy.deepcopy(v)
-            self.state[id(p)] = restored
-        for saved, mine in zip(groups, self.param_groups):
-            mine.update({k: copy.deepcopy(v) for k, v in saved.items() if k != "params"})
+                    restored[key] = copy.deepcopy(v)
+            new_state[id(p)] = restored
+        self.state = new_state
+        for candidate, mine in zip(new_groups, self.param_groups):
+            mine.update({h: v for h, v in candidate.items() if h != "params"})
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
@@ -210,6 +253,20 @@ class Optimizer:
             hyper = ", ".join(f"{k}={v}" for k, v in g.items() if k != "params")
             lines.append(f"  group {i}: {len(g['params'])} parameters, {hyper}")
         return "\n".join(lines + [")"])
+
+
+def _refuse_gradient(optimizer, p, g) -> None:
+    index = [q for group in optimizer.param_groups for q in group["params"]].index(p)
+    what = f"parameter {index} of {type(optimizer).__name__} (shape {tuple(p.data.shape)})"
+    if not backend.is_array(g):
+        raise TypeError(f"the gradient of {what} is a {type(g).__name__}, not an array")
+    if backend.backend_of(g) is not backend.backend_of(p.data):
+        raise TypeError(f"the gradient of {what} lives on the {backend.backend_of(g).name} "
+                        f"backend, the parameter on {backend.backend_of(p.data).name}")
+    if g.shape != p.data.shape:
+        raise ValueError(f"the gradient of {what} has shape {tuple(g.shape)}; it must have the "
+                         f"parameter's shape (a gradient is never broadcast)")
+    raise TypeError(f"the gradient of {what} holds {g.dtype} data; gradients are floating point")
 
 
 def _copy(v):
@@ -236,8 +293,9 @@ def check_in_unit_interval(group: dict, key: str) -> None:
 
 def check_nonnegative(group: dict, key: str) -> None:
     value = group[key]
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
-        raise ValueError(f"{key} must be a number >= 0, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0 \
+            or not math.isfinite(value):
+        raise ValueError(f"{key} must be a finite number >= 0, got {value!r}")
 
 
 def safe_divide(xp, num, den):
