@@ -120,29 +120,44 @@ class SmoothnessProbe:
 
     def step(self, batch=None):
         loss = self._gradients(batch)
-        probe = self.t % self.every == 0
-        if probe:
-            x_t = [p.data.copy() for p in self.params]
-            g_t = self._grads_by_group()
+        self.before_step(loss)
         self.optimizer.step()
-        if probe:
+        self.after_step(lambda: self._gradients(batch))
+        return loss
+
+    # The two halves of ``step``, for a training loop that takes the step itself (the trainer's
+    # callback): ``before_step`` once the gradient at x_t is in ``.grad``, ``after_step`` once
+    # the optimizer has moved the weights to x_{t+1}, with a function that puts the gradient of
+    # the same batch at the current weights into ``.grad``.
+    def before_step(self, loss=None) -> None:
+        self._probing = self.t % self.every == 0
+        self._loss = loss
+        if self._probing:
+            self._x_t = [p.data.copy() for p in self.params]
+            self._g_t = self._grads_by_group()
+
+    def after_step(self, gradient_again) -> SmoothnessRecord | None:
+        rec = None
+        if self._probing:
+            x_t, g_t = self._x_t, self._g_t
             x_next = [p.data.copy() for p in self.params]
             for p, a, b in zip(self.params, x_t, x_next):
                 p.data[...] = (a + b) / 2                                  # x_mid
-            self._gradients(batch)
+            gradient_again()
             g_mid = self._grads_by_group()
             half_step = {id(p): (b - a) / 2 for p, a, b in zip(self.params, x_t, x_next)}
             for p, b in zip(self.params, x_next):
                 p.data[...] = b                                            # back to x_{t+1}
-            rec = SmoothnessRecord(self.t, loss)
+            rec = SmoothnessRecord(self.t, self._loss)
             for name, ps in self.groups.items():
                 dx = global_norm(half_step[id(p)] for p in ps)            # ||x_mid - x_t||
                 dg = global_norm(a - b for a, b in zip(g_mid[name], g_t[name]))
                 rec.grad_norm[name] = global_norm(g_t[name])
                 rec.smoothness[name] = dg / dx if dx > 0 else math.nan
             self.records.append(rec)
+            self._x_t = self._g_t = None
         self.t += 1
-        return loss
+        return rec
 
     def pairs(self, group: str = "all") -> tuple[np.ndarray, np.ndarray]:
         """(||grad F(x_t)||, L_t) of every probed step, as host arrays, NaNs dropped."""
@@ -229,12 +244,21 @@ class StepRecorder:
         self.records: list[StepRecord] = []
 
     def step(self, grad_norm_before_clip: float | None = None) -> StepRecord:
-        params = [p for g in self.optimizer.param_groups for p in g["params"]
-                  if p.grad is not None]
-        before = [p.data.copy() for p in params]
-        grads = [backend.to_numpy(p.grad).astype(np.float64).ravel() for p in params]
-        g_norm = global_norm(p.grad for p in params)
+        self.before_step()
         self.optimizer.step()
+        return self.after_step(grad_norm_before_clip)
+
+    # The two halves of ``step`` for a loop that takes the step itself (the trainer's callback).
+    def before_step(self) -> None:
+        self._params = [p for g in self.optimizer.param_groups for p in g["params"]
+                        if p.grad is not None]
+        self._before = [p.data.copy() for p in self._params]
+        self._grads = [backend.to_numpy(p.grad).astype(np.float64).ravel() for p in self._params]
+        self._g_norm = global_norm(p.grad for p in self._params)
+
+    def after_step(self, grad_norm_before_clip: float | None = None) -> StepRecord:
+        params, before, grads, g_norm = self._params, self._before, self._grads, self._g_norm
+        self._params = self._before = self._grads = None
         deltas = [(p.data - b) for p, b in zip(params, before)]
         w_norm = global_norm(before)
         moved = [backend.to_numpy(d).astype(np.float64).ravel() for d in deltas]

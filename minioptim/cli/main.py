@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import demo, reproduce
+from . import demo, reproduce, train
 from .options import CliError, Parser
 
-COMMANDS = (demo, reproduce)     # each: register(subparsers) and run(args) -> exit status
+COMMANDS = (demo, train, reproduce)     # each: register(subparsers) and run(args) -> exit status
 
 EXIT_USAGE, EXIT_NONFINITE, EXIT_INTERRUPTED = 2, 3, 130
 

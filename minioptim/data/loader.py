@@ -7,9 +7,12 @@ the last step, wrapped in an ``autodiff.Tensor`` (no further copy). Memory beyon
 one batch (up to three with ``prefetch``: queued, being made, in use) plus the epoch's index
 permutation.
 
-Shuffling and augmentation draw from ``np.random.default_rng([seed, epoch])``: the same seed
-gives the same batches on every backend and with or without ``prefetch``, and each pass over the
-loader (``epoch`` counts them; ``set_epoch`` sets it) gets a new order.
+The epoch's order comes from ``np.random.default_rng([seed, epoch])`` and batch b's
+augmentation from ``np.random.default_rng([seed, epoch, b])``: the same seed gives the same
+batches on every backend and with or without ``prefetch``, each pass over the loader (``epoch``
+counts them; ``set_epoch`` sets it) gets a new order, and an epoch can start at any batch
+(``batches(epoch, start=b)``) with exactly the batches b, b+1, ... of a whole pass, which is
+how a training run resumes in the middle of an epoch.
 
 With ``prefetch=True`` a background thread prepares the next host batch while the current one is
 used (a queue of one). The thread stops when the epoch ends, when the iterator is closed, and
@@ -98,24 +101,40 @@ class DataLoader:
         """The epoch the next iteration uses (its order and augmentation)."""
         self.epoch = int(epoch)
 
-    def generator(self, epoch: int) -> np.random.Generator:
-        """The host generator of ``epoch``: the shuffle, then the transforms, draw from it."""
-        return np.random.default_rng(None if self.seed is None else [int(self.seed), int(epoch)])
+    def generator(self, epoch: int, batch: int | None = None) -> np.random.Generator:
+        """The host generator of ``epoch`` (its shuffle) or of one batch of it (its transform)."""
+        if self.seed is None:
+            return np.random.default_rng()
+        key = [int(self.seed), int(epoch)] + ([] if batch is None else [int(batch)])
+        return np.random.default_rng(key)
 
-    def host_batches(self, epoch: int | None = None):
-        """The batches of one epoch as tuples of NumPy arrays (nothing moved to the device)."""
-        rng = self.generator(self.epoch if epoch is None else epoch)
+    def host_batches(self, epoch: int | None = None, start: int = 0):
+        """The batches of one epoch from batch ``start`` on, as tuples of NumPy arrays (nothing
+        moved to the device)."""
+        epoch = self.epoch if epoch is None else epoch
+        if not isinstance(start, (int, np.integer)) or not 0 <= start <= len(self):
+            raise ValueError(f"start must be a batch index in 0..{len(self)}, got {start!r}")
         n, bs = len(self.arrays[0]), self.batch_size
-        order = rng.permutation(n) if self.shuffle else None
+        order = self.generator(epoch).permutation(n) if self.shuffle else None
         end = n - n % bs if self.drop_last else n
-        for start in range(0, end, bs):
-            idx = order[start:start + bs] if order is not None else \
-                np.arange(start, min(start + bs, n))
+        for b, first in enumerate(range(0, end, bs)):
+            if b < start:
+                continue
+            idx = order[first:first + bs] if order is not None else \
+                np.arange(first, min(first + bs, n))
             batch = [a[idx] for a in self.arrays]  # fancy indexing: a copy of this batch only
             if self.transform is not None:
-                batch[0] = (self.transform(batch[0], rng) if self._transform_takes_rng
-                            else self.transform(batch[0]))
+                batch[0] = (self.transform(batch[0], self.generator(epoch, b))
+                            if self._transform_takes_rng else self.transform(batch[0]))
             yield tuple(batch)
+
+    def batches(self, epoch: int | None = None, start: int = 0):
+        """An iterator over the batches of ``epoch`` (default: the next one) from batch
+        ``start`` on, as tensors; it does not advance ``epoch`` (iterating the loader does)."""
+        batches = self.host_batches(self.epoch if epoch is None else epoch, start)
+        if self.prefetch:
+            return _PrefetchIterator(batches, self._to_device)
+        return map(self._to_device, batches)
 
     def _to_device(self, batch):
         moved = tuple(Tensor._make(backend.asarray(a)) for a in batch)
@@ -123,10 +142,7 @@ class DataLoader:
 
     def __iter__(self):
         epoch, self.epoch = self.epoch, self.epoch + 1
-        batches = self.host_batches(epoch)
-        if self.prefetch:
-            return _PrefetchIterator(batches, self._to_device)
-        return map(self._to_device, batches)
+        return self.batches(epoch)
 
     def __repr__(self):
         return (f"DataLoader({len(self.arrays[0])} samples, batch_size={self.batch_size}, "

@@ -240,13 +240,21 @@ class BPTTIterator:
             i += out[-1]
         return out
 
-    def __iter__(self):
-        epoch, self.epoch = self.epoch, self.epoch + 1
-        i = 0
-        for length in self.lengths(epoch):
+    def segments(self, epoch: int | None = None, start: int = 0):
+        """The (input, target) pairs of ``epoch`` (default: the next one) from segment ``start``
+        on, exactly those of a whole pass; it does not advance ``epoch`` (iterating does)."""
+        lengths = self.lengths(epoch)
+        if not isinstance(start, (int, np.integer)) or not 0 <= start <= len(lengths):
+            raise ValueError(f"start must be a segment index in 0..{len(lengths)}, got {start!r}")
+        i = sum(lengths[:start])
+        for length in lengths[start:]:
             yield (Tensor._make(backend.asarray(self.data[i:i + length])),
                    Tensor._make(backend.asarray(self.data[i + 1:i + 1 + length])))
             i += length
+
+    def __iter__(self):
+        epoch, self.epoch = self.epoch, self.epoch + 1
+        return self.segments(epoch)
 
 
 # -- Penn Treebank, word level, as Mikolov preprocessed it (simple-examples/data/ptb.*.txt) ------

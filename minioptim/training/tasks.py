@@ -1,0 +1,161 @@
+"""The two kinds of training the trainer knows: image classification and language modelling.
+
+A task says what one epoch's batches are (from any batch on, for a resume in mid-epoch), how a
+batch becomes a loss, and how the model is evaluated. The language task carries the LSTM's state
+from one segment to the next (detached: truncated back-propagation through time) and starts
+each epoch from zeros, as the papers' code does.
+
+    loss(model, batch, carry) -> (loss, carry after the batch, how many examples or tokens)
+    evaluate(model) -> {"loss": mean per example or token, "accuracy" | "perplexity": ...}
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from autodiff import backend, no_grad
+from autodiff.nn import functional as F
+
+
+class ImageTask:
+    """Cross-entropy on (images, labels) batches; accuracy on the evaluation split."""
+
+    kind, metric, higher_is_better = "image", "accuracy", True
+
+    def __init__(self, train_loader, eval_loader, train_batches=None, eval_batches=None):
+        self.train_loader, self.eval_loader = train_loader, eval_loader
+        self.train_cap, self.eval_cap = train_batches, eval_batches
+
+    def steps_in_epoch(self, epoch: int) -> int:
+        n = len(self.train_loader)
+        return n if self.train_cap is None else min(n, self.train_cap)
+
+    def batches(self, epoch: int, start: int = 0):
+        return _first(self.train_loader.batches(epoch, start), self.steps_in_epoch(epoch) - start)
+
+    def initial_carry(self, model):
+        return None
+
+    def loss(self, model, batch, carry):
+        x, y = batch
+        return F.cross_entropy(model(x), y), None, int(y.shape[0])
+
+    def evaluate(self, model) -> dict:
+        total, correct, count = 0.0, 0, 0
+        with no_grad():
+            for x, y in _first(self.eval_loader.batches(0), self.eval_cap):
+                logits = model(x)
+                total += F.cross_entropy(logits, y, reduction="sum").item()
+                correct += int(backend.python_scalar(
+                    (logits.data.argmax(axis=1) == y.data).sum().item()))
+                count += int(y.shape[0])
+        return {"loss": total / count, "accuracy": correct / count}
+
+    @staticmethod
+    def carry_arrays(carry) -> dict:
+        return {}
+
+    @staticmethod
+    def carry_from(arrays: dict, model):
+        return None
+
+
+class LanguageTask:
+    """Next-token cross-entropy over BPTT segments; perplexity exp(loss) on the evaluation split.
+
+    ``train``: a ``BPTTIterator`` over the batchified training tokens; ``eval_data``: the
+    batchified evaluation tokens (T, eval batch), read in segments of ``bptt``."""
+
+    kind, metric, higher_is_better = "text", "perplexity", False
+
+    def __init__(self, train, eval_data, bptt: int, train_batches=None, eval_batches=None):
+        self.train, self.eval_data, self.bptt = train, np.asarray(eval_data), int(bptt)
+        self.train_cap, self.eval_cap = train_batches, eval_batches
+
+    def steps_in_epoch(self, epoch: int) -> int:
+        n = len(self.train.lengths(epoch))
+        return n if self.train_cap is None else min(n, self.train_cap)
+
+    def batches(self, epoch: int, start: int = 0):
+        return _first(self.train.segments(epoch, start), self.steps_in_epoch(epoch) - start)
+
+    def initial_carry(self, model):
+        return model.init_state(self.train.data.shape[1])
+
+    def loss(self, model, batch, carry):
+        x, y = batch
+        logits, carry = model(x, carry)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        return loss, model.detach_state(carry), int(y.shape[0] * y.shape[1])
+
+    def evaluate(self, model) -> dict:
+        from minioptim.data import BPTTIterator
+
+        segments = BPTTIterator(self.eval_data, self.bptt).segments(0)
+        total, count = 0.0, 0
+        state = model.init_state(self.eval_data.shape[1])
+        with no_grad():
+            for x, y in _first(segments, self.eval_cap):
+                logits, state = model(x, state)
+                total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1),
+                                         reduction="sum").item()
+                count += int(y.shape[0] * y.shape[1])
+        loss = total / count
+        return {"loss": loss, "perplexity": math.exp(min(loss, 700.0))}
+
+    @staticmethod
+    def carry_arrays(carry) -> dict:
+        h, c = carry
+        return {"h": backend.to_numpy(h.data), "c": backend.to_numpy(c.data)}
+
+    @staticmethod
+    def carry_from(arrays: dict, model):
+        from autodiff import Tensor
+
+        return Tensor(arrays["h"]), Tensor(arrays["c"])
+
+
+def _first(iterable, n):
+    """At most ``n`` items of ``iterable`` (all when n is None), closing it when stopped early
+    (a prefetching loader's thread ends with it)."""
+    if n is None:
+        yield from iterable
+        return
+    try:
+        for i, item in enumerate(iterable):
+            if i >= n:
+                break
+            yield item
+    finally:
+        close = getattr(iterable, "close", None)
+        if close is not None:
+            close()
+
+
+def build_task(config, data, model=None):
+    """The task of ``config`` on ``data``: an ImageDataset or a Corpus (see builders.load_data),
+    or a pair (train, eval) of DataLoaders or of (BPTTIterator, batchified eval tokens)."""
+    from minioptim.data import BPTTIterator, Corpus, DataLoader, ImageDataset, batchify
+
+    if isinstance(data, ImageDataset):
+        train, test = data.loaders(config.batch_size, seed=config.seed, augment=config.augment,
+                                   prefetch=True, eval_batch_size=config.eval_batch_size)
+        return ImageTask(train, test, config.train_batches, config.eval_batches)
+    if isinstance(data, Corpus):
+        split = config.eval_split
+        train = BPTTIterator(batchify(data.train, config.batch_size), config.bptt,
+                             variable_length=config.variable_bptt, seed=config.seed)
+        evaluation = batchify(data.split(split), config.eval_batch_size or 10)
+        return LanguageTask(train, evaluation, config.bptt, config.train_batches,
+                            config.eval_batches)
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        train, evaluation = data
+        if isinstance(train, DataLoader) and isinstance(evaluation, DataLoader):
+            return ImageTask(train, evaluation, config.train_batches, config.eval_batches)
+        if isinstance(train, BPTTIterator):
+            return LanguageTask(train, evaluation, config.bptt, config.train_batches,
+                                config.eval_batches)
+    raise TypeError(f"data must be a dataset name, an ImageDataset, a Corpus, or a pair (train, "
+                    f"eval) of DataLoaders or of (BPTTIterator, batchified eval tokens); got "
+                    f"{type(data).__name__}")
