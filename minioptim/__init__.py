@@ -10,7 +10,7 @@ mistake such as ``MINIOPTIM_BACKEND=bogus`` in one line.
 """
 from __future__ import annotations
 
-import importlib
+from .lazy import lazy_names
 
 __version__ = "0.1.0"
 
@@ -26,20 +26,9 @@ _NAMES = {
     "NonFiniteLossError": "errors",
 }
 _SUBMODULES = ("analysis", "cli", "clipping", "course", "data", "demo", "errors", "experiments",
-               "models", "optimizers", "problems", "schedules")
+               "models", "optimizers", "problems", "schedules", "sweeps", "training")
 
 __all__ = ["__version__", *_NAMES, *_SUBMODULES]
 
 
-def __getattr__(name: str):
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    if name in _NAMES:
-        value = getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
-        globals()[name] = value                      # found directly from now on
-        return value
-    raise AttributeError(f"module 'minioptim' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _NAMES, _SUBMODULES)

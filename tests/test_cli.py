@@ -15,13 +15,13 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-def minioptim(*args, env=None, cwd=None):
+def minioptim(*args, env=None, cwd=None, timeout=120):
     environment = {k: v for k, v in os.environ.items() if k != "MINIOPTIM_BACKEND"}
     environment.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "MPLBACKEND": "Agg",
                         "PYTHONPATH": str(REPO)})
     environment.update(env or {})
     return subprocess.run([sys.executable, "-m", "minioptim", *args], capture_output=True,
-                          text=True, env=environment, cwd=cwd, timeout=120)
+                          text=True, env=environment, cwd=cwd, timeout=timeout)
 
 
 @pytest.fixture(autouse=True)

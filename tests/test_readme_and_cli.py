@@ -66,3 +66,58 @@ def test_demo_trains_and_reports():
 def test_cli_help_lists_the_commands(capsys):
     assert cli.main([]) == 0
     assert "demo" in capsys.readouterr().out
+
+
+def _minioptim_commands():
+    """Every `minioptim ...` command in the README's bash blocks, as argument lists."""
+    import shlex
+    commands = []
+    for block in _bash_blocks():
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.split("  #")[0].strip()
+            for part in line.split("&&"):
+                words = shlex.split(part.strip())
+                if words and words[0].endswith("minioptim") and "pip" not in words:
+                    commands.append(words[1:])
+    return commands
+
+
+def test_every_minioptim_command_in_the_readme_parses_and_its_settings_fit(backend_name):
+    from minioptim.training import TrainConfig, builders
+    from minioptim.training.config import FIELDS
+    commands = _minioptim_commands()
+    assert any(c[0] == "train" for c in commands) and any(c[0] == "sweep" for c in commands)
+    parser = cli.build_parser()
+    for words in commands:
+        args = parser.parse_args(words)
+        if words[0] == "train" and args.resume is None:
+            settings = {k: v for k, v in vars(args).items() if k in FIELDS and k != "backend"}
+            if "betas" in settings:
+                settings["betas"] = tuple(settings["betas"])
+            builders.check(TrainConfig(**settings))
+
+
+def test_the_readme_sweep_spec_is_a_valid_spec():
+    import json
+    from minioptim.sweeps import SweepSpec
+    (block,) = re.findall(r"```json\n(.*?)```", README, flags=re.S)
+    spec = SweepSpec.from_dict(json.loads(block))
+    assert len(spec.points()) == 54
+
+
+def test_the_main_job_runs_as_printed(backend_name, tmp_path):
+    """The first command of the set-up, after the install: run in a subprocess here."""
+    import subprocess
+    import sys
+    if backend_name != (os.environ.get("MINIOPTIM_BACKEND") or "numpy"):
+        pytest.skip("runs in its own process; once")
+    main_job = next(c for c in _minioptim_commands() if c[0] == "train")
+    assert "--out" in main_job
+    env = {k: v for k, v in os.environ.items() if k != "MINIOPTIM_BACKEND"}
+    env.update(MPLBACKEND="Agg", PYTHONPATH=str(ROOT), PATH="/usr/local/bin:/usr/bin:/bin")
+    done = subprocess.run([sys.executable, "-m", "minioptim", *main_job, "--quiet"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    metrics = (tmp_path / main_job[main_job.index("--out") + 1] / "metrics.csv").read_text()
+    accuracy = float(metrics.splitlines()[-1].split(",")[3])
+    assert accuracy > 0.8, metrics                        # the README says ~0.9

@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import demo, reproduce, train
+from . import demo, reproduce, sweep, train
 from .options import CliError, Parser
 
-COMMANDS = (demo, train, reproduce)     # each: register(subparsers) and run(args) -> exit status
+# each: register(subparsers) and run(args) -> exit status
+COMMANDS = (demo, train, sweep, reproduce)
 
 EXIT_USAGE, EXIT_NONFINITE, EXIT_INTERRUPTED = 2, 3, 130
 

@@ -19,21 +19,10 @@ without importing the engine.
 """
 from __future__ import annotations
 
-import importlib
+from ..lazy import lazy_names
 
 _NAMES = {"OPTIMIZERS": "builders", "Callback": "callbacks", "Smoothness": "callbacks",
           "StepStatistics": "callbacks", "TrainConfig": "config", "TrainResult": "trainer",
           "Trainer": "trainer", "train": "trainer"}
 __all__ = list(_NAMES)
-
-
-def __getattr__(name: str):
-    if name in _NAMES:
-        value = getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _NAMES)

@@ -62,6 +62,10 @@ def check(config: TrainConfig) -> None:
 
     kind = model_kind(config.model)
     optimizer_settings(config)
+    try:                      # the constructor's own checks (gamma needed, betas in range, ...)
+        build_optimizer(config, [optim.Point([0.0])])
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{_opt('optimizer')} {config.optimizer}: {exc}") from None
     info = data.info(config.dataset)
     if info.kind != kind:
         raise ValueError(f"{_opt('model')} {config.model} trains on {kind} data, but "

@@ -51,7 +51,7 @@ def read_json(path: str, what: str) -> dict:
     except FileNotFoundError:
         raise FileNotFoundError(f"no {what} at {path}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path} is not a JSON file ({exc})") from None
+        raise ValueError(f"{path} is not valid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
     return data
