@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+import autodiff as ad
 from autodiff import backend
 
 from .clipping import global_norm
@@ -84,14 +85,21 @@ class SmoothnessProbe:
     always measured. ``closure`` may also be a function of no argument. For a problem without
     autodiff, pass ``grad_fn=problem.grad`` (x -> grad F(x)) for an optimizer of one parameter
     whose ``.data`` holds x.
+
+    Pass ``model=`` for a model with buffers (batch norm): the second forward runs in training
+    mode and would update the running statistics a second time; with the model given they are
+    put back, and the random generator is rewound so dropout draws the same masks, so a probed
+    run is bit-identical to an unprobed one. (The trainer's ``Smoothness`` callback does this
+    by itself.)
     """
 
     def __init__(self, optimizer, closure=None, groups: dict | None = None, every: int = 1,
-                 grad_fn=None):
+                 grad_fn=None, model=None):
         if (closure is None) == (grad_fn is None):
             raise ValueError("SmoothnessProbe needs exactly one of closure (autodiff models) "
                              "or grad_fn (problems: x -> grad F(x))")
         self.optimizer, self.closure, self.grad_fn, self.every = optimizer, closure, grad_fn, every
+        self.model = model
         self.params = [p for g in optimizer.param_groups for p in g["params"]]
         if grad_fn is not None and len(self.params) != 1:
             raise ValueError("SmoothnessProbe with grad_fn needs an optimizer of one parameter "
@@ -119,11 +127,26 @@ class SmoothnessProbe:
                 for name, ps in self.groups.items()}
 
     def step(self, batch=None):
+        rng = ad.get_rng_state()                   # the second pass draws the same masks
         loss = self._gradients(batch)
         self.before_step(loss)
         self.optimizer.step()
-        self.after_step(lambda: self._gradients(batch))
+        self.after_step(lambda: self._again(batch, rng))
         return loss
+
+    def _again(self, batch, rng) -> None:
+        """The gradient of the same batch at the current weights, leaving no trace: the
+        random generator (dropout) and the model's buffers (batch-norm statistics, which a
+        forward in training mode updates) are put back as they were."""
+        after = ad.get_rng_state()
+        buffers = {k: v.copy() for k, v in self.model.named_buffers()} if self.model else {}
+        ad.set_rng_state(rng)
+        try:
+            self._gradients(batch)
+        finally:
+            ad.set_rng_state(after)
+            if buffers:
+                self.model.load_state_dict(buffers, strict=False)
 
     # The two halves of ``step``, for a training loop that takes the step itself (the trainer's
     # callback): ``before_step`` once the gradient at x_t is in ``.grad``, ``after_step`` once

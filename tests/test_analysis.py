@@ -100,6 +100,43 @@ def test_smoothness_probe_on_an_autodiff_model_leaves_training_unchanged():
     assert len(L) == 10 and (L >= eig[0] - 1e-9).all() and (L <= eig[-1] + 1e-9).all()
 
 
+def test_probing_a_model_with_batch_norm_and_dropout_leaves_it_bit_identical():
+    """The second forward of a probed step runs in training mode: without care it updates the
+    batch-norm statistics again and draws another dropout mask. With ``model=`` both are put
+    back, and the midpoint gradient sees the step's own mask."""
+    from autodiff import nn
+    from autodiff.nn import functional as F
+    x = ad.Tensor(np.random.default_rng(1).normal(size=(16, 6)))
+    y = ad.Tensor(np.random.default_rng(2).integers(0, 3, 16))
+
+    def train(with_probe):
+        ad.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.5),
+                              nn.Linear(8, 3))
+        opt = mo.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+        def closure():
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            return loss
+        probe = analysis.SmoothnessProbe(opt, closure, model=model) if with_probe else None
+        for _ in range(4):
+            if probe:
+                probe.step()
+            else:
+                closure()
+                opt.step()
+        return {k: ad.backend.to_numpy(v).copy() for k, v in model.state_dict().items()}, probe
+
+    plain, _ = train(False)
+    probed, probe = train(True)
+    assert len(plain) == 9                       # 6 parameters, 3 batch-norm buffers
+    for k in plain:
+        np.testing.assert_array_equal(plain[k], probed[k], err_msg=k)
+    assert len(probe.pairs()[1]) == 4
+
+
 def test_fit_l0_l1_recovers_the_tightest_line():
     g = np.linspace(0.0, 10.0, 21)
     L = 2.0 + 0.5 * g

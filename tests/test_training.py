@@ -26,6 +26,8 @@ TEXT = dict(model="lstm", dataset="pydoc", optimizer="adam", lr=3e-3, epochs=2, 
             train_batches=6, eval_batches=3, clip_grad_norm=1.0, schedule="cosine", warmup=3,
             log_steps=True)
 
+AWD = dict(TEXT, model="awd-lstm", layers=2, tie_weights=True, weight_drop=0.3)
+
 
 class StopAt(Callback):
     """Asks the trainer to stop once ``step`` steps are done (as Ctrl-C does)."""
@@ -129,6 +131,19 @@ def test_the_evaluation_is_computed_as_by_hand(tmp_path):
     assert result.final["test_accuracy"] == correct / n
 
 
+def test_the_awd_lstm_trains_with_its_regularizers_in_the_loss(tmp_path):
+    """Its training loss is cross-entropy + AR + TAR (the defaults 2 and 1); its evaluation is
+    cross-entropy alone."""
+    with_reg = _run(tmp_path / "a", dict(AWD, epochs=1, log_steps=True))
+    _run(tmp_path / "b", dict(AWD, epochs=1, ar=0.0, tar=0.0, log_steps=True))
+    first = [float(_read(tmp_path / d / "steps.csv")[0]["loss"]) for d in ("a", "b")]
+    assert first[0] > first[1]                         # same weights, same batch, same masks
+    model = with_reg.model
+    assert model.weight_drop == 0.3 and model.dropout_hidden == 0.25
+    assert with_reg.final["test_perplexity"] == pytest.approx(math.exp(
+        with_reg.final["test_loss"]))
+
+
 def test_a_language_model_reports_perplexity_and_can_evaluate_on_valid(tmp_path):
     result = _run(tmp_path, dict(TEXT, eval_split="valid", epochs=1))
     row = result.final
@@ -137,9 +152,10 @@ def test_a_language_model_reports_perplexity_and_can_evaluate_on_valid(tmp_path)
 
 
 # -- exact resume --------------------------------------------------------------------------------
-@pytest.mark.parametrize("settings, stop", [(IMAGE, 3), (IMAGE, 5), (TEXT, 4), (TEXT, 8)],
+@pytest.mark.parametrize("settings, stop", [(IMAGE, 3), (IMAGE, 5), (TEXT, 4), (TEXT, 8),
+                                             (AWD, 4)],
                          ids=["image-mid-epoch", "image-epoch-end", "text-mid-epoch",
-                              "text-second-epoch"])
+                              "text-second-epoch", "awd-lstm-mid-epoch"])
 def test_a_stopped_and_resumed_run_ends_bit_identical(tmp_path, settings, stop):
     straight = _run(tmp_path / "straight", settings)
     first = _run(tmp_path / "resumed", settings, callbacks=[StopAt(stop)])
@@ -228,6 +244,8 @@ def test_an_output_folder_under_a_file_is_refused(tmp_path):
     (dict(model="resnet10"), "depth 6n \\+ 2"),
     (dict(model="lstm"), "trains on text data"),
     (dict(model="transformer"), "unknown model"),
+    (dict(weight_drop=0.5), "belong to the awd-lstm model, not resnet8"),
+    (dict(dropout=0.5), "dropout \\(--dropout\\) belongs to the language models"),
     (dict(schedule="cosine", warmup=100), "warmup .* is 100 steps but the run has 10"),
 ])
 def test_settings_that_do_not_fit_together_are_named(tmp_path, changes, words):
@@ -344,3 +362,45 @@ def test_the_docstring_examples_run(name, backend_name):
         pytest.skip("checked once")
     result = doctest.testmod(importlib.import_module(name))
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_the_papers_weight_decay_per_step_is_lambda_over_the_initial_lr():
+    """With weight_decay_per_step, a decoupled step with zero gradient shrinks w by exactly
+    1 - lambda (constant lr), as the AdamW paper's code does; l2 mode refuses the option."""
+    config = TrainConfig(optimizer="adamw", lr=5e-4, weight_decay=5e-5, weight_decay_per_step=True)
+    assert builders.optimizer_settings(config)["weight_decay"] == pytest.approx(5e-5 / 5e-4)
+    opt = builders.build_optimizer(config, [mo.Point([2.0])])
+    p = opt.param_groups[0]["params"][0]
+    p.grad = p.data * 0
+    opt.step()
+    assert ad.backend.to_numpy(p.data)[0] == pytest.approx(2.0 * (1 - 5e-5), rel=1e-12)
+    with pytest.raises(ValueError, match="l2 mode"):
+        builders.optimizer_settings(TrainConfig(optimizer="adam", lr=1e-3, weight_decay=1e-4,
+                                                weight_decay_per_step=True))
+
+
+def test_probing_smoothness_writes_every_kth_step_and_resumes_exactly(tmp_path):
+    settings = dict(IMAGE, probe_smoothness=2)
+    straight = _run(tmp_path / "straight", settings)
+    rows = _read(tmp_path / "straight" / "smoothness.csv")
+    assert sorted({int(r["step"]) for r in rows}) == [0, 2, 4, 6, 8]
+    assert {r["group"] for r in rows} == {"all", "conv1", "bn1", "layer1", "layer2", "layer3",
+                                          "linear"}
+    assert all(float(r["smoothness"]) > 0 for r in rows)
+    _run(tmp_path / "resumed", settings, callbacks=[StopAt(3)])
+    resumed = _run(tmp_path / "resumed", settings, resume=True)
+    assert _without_seconds(resumed.history) == _without_seconds(straight.history)
+    assert _read(tmp_path / "resumed" / "smoothness.csv") == rows
+
+
+def test_the_lr_follows_the_segment_length_when_asked(tmp_path):
+    settings = dict(TEXT, schedule="constant", warmup=0, scale_lr_with_length=True, epochs=1)
+    _run(tmp_path, settings)
+    from minioptim.data import BPTTIterator
+    steps = _read(tmp_path / "steps.csv")
+    corpus = data.load("pydoc")
+    expected = BPTTIterator(data.batchify(corpus.train, 8), 12, variable_length=True,
+                            seed=0).lengths(0)[:len(steps)]
+    assert len(set(expected)) > 1
+    for row, length in zip(steps, expected):
+        assert float(row["lr"]) == pytest.approx(3e-3 * length / 12, rel=1e-12)

@@ -49,7 +49,18 @@ def register(sub) -> None:
     what.add_argument("--hidden", type=integer(1), default=_G, metavar="N",
                       help=f"LSTM hidden size (default {_default('hidden')})")
     what.add_argument("--dropout", type=number(0, 0.999), default=_G, metavar="X",
-                      help=f"LSTM dropout probability in [0, 1) (default {_default('dropout')})")
+                      help="LSTM dropout probability in [0, 1) (default: lstm 0, awd-lstm 0.4, "
+                           "its output dropout)")
+    for name, text in (("dropout-hidden", "locked dropout between the layers (0.25)"),
+                       ("dropout-input", "locked dropout after the embedding (0.4)"),
+                       ("dropout-embedding", "dropout of whole words of the embedding (0.1)"),
+                       ("weight-drop", "DropConnect on hidden-to-hidden weights (0.5)")):
+        what.add_argument(f"--{name}", type=number(0, 0.999), default=_G, metavar="P",
+                          help=f"awd-lstm: {text}")
+    what.add_argument("--ar", type=number(0), default=_G, metavar="X",
+                      help="awd-lstm: activation regularization alpha (2)")
+    what.add_argument("--tar", type=number(0), default=_G, metavar="X",
+                      help="awd-lstm: temporal activation regularization beta (1)")
     what.add_argument("--tie-weights", action="store_true", default=_G,
                       help="LSTM: the decoder shares the embedding matrix (needs --embedding = "
                            "--hidden)")
@@ -71,6 +82,10 @@ def register(sub) -> None:
     how.add_argument("--weight-decay-mode", choices=("l2", "decoupled", "proximal"),
                      default=_G, help="l2 (Adam), decoupled (AdamW) or proximal (AdamProx) "
                                       "(default: the optimizer's own)")
+    how.add_argument("--weight-decay-per-step", action="store_true", default=_G,
+                     help="read --weight-decay as the AdamW paper's lambda: the weights shrink "
+                          "by lambda * lr_t / lr_0 per step (decoupled and proximal modes; the "
+                          "optimizer gets weight_decay = lambda / lr)")
     how.add_argument("--betas", type=number(0, 0.999999), nargs=2, metavar=("B1", "B2"),
                      default=_G, help="the two momentum parameters in [0, 1) (Adam, AdamW, "
                                       "AdamProx, Lion, GeneralizedSignSGD)")
@@ -79,12 +94,24 @@ def register(sub) -> None:
     how.add_argument("--eps", type=number(0), default=_G, metavar="X", help="epsilon, >= 0")
     how.add_argument("--gamma", type=number(above=0), default=_G, metavar="X",
                      help="clipping threshold, > 0 (SGDClipGrad, SGDClipMomentum)")
+    how.add_argument("--dampening", type=number(0, 0.999999), default=_G, metavar="X",
+                     help="SGD family: PyTorch's momentum form m = b m + (1 - X) g (0: "
+                          "undampened, PyTorch's default; unset: the talk's m = b m + (1-b) g)")
+    how.add_argument("--nesterov", action="store_true", default=_G,
+                     help="SGD, SGDClipMomentum: PyTorch's Nesterov look-ahead")
+    how.add_argument("--bias-correction", dest="bias_correction", action="store_true",
+                     default=_G, help="Adam family, GeneralizedSignSGD: Adam's bias correction")
+    how.add_argument("--no-bias-correction", dest="bias_correction", action="store_false",
+                     default=_G, help="... and without it")
     how.add_argument("--schedule", choices=SCHEDULES, default=_G,
                      help=f"lr schedule over the whole run (default {_default('schedule')})")
     how.add_argument("--warmup", type=integer(0), default=_G, metavar="N",
                      help="linear warmup steps before the schedule (default 0)")
     how.add_argument("--min-lr-ratio", type=number(0, 1), default=_G, metavar="X",
                      help="cosine and linear decay end at this fraction of --lr (default 0)")
+    how.add_argument("--scale-lr-with-length", action="store_true", default=_G,
+                     help="text with --variable-bptt: each step's lr (and gamma) times segment "
+                          "length / --bptt (AWD-LSTM)")
     how.add_argument("--clip-grad-norm", type=number(above=0), default=_G, metavar="X",
                      help="clip the global gradient norm to this before each step (default: "
                           "no clipping)")
@@ -106,6 +133,10 @@ def register(sub) -> None:
     run.add_argument("--seed", type=SEED, default=_G, metavar="N", help="random seed (default 0)")
     run.add_argument("--log-steps", action="store_true", default=_G,
                      help="also write steps.csv: loss, lr and gradient norm of every step")
+    run.add_argument("--probe-smoothness", type=integer(0), default=_G, metavar="K",
+                     help="every K steps, measure the local smoothness ||g(x_mid) - g(x_t)|| / "
+                          "||x_mid - x_t|| on the step's batch, for the model and each top-level "
+                          "layer, into smoothness.csv (one more forward and backward; 0: off)")
     run.add_argument("--out", default=None, metavar="DIR",
                      help="output folder (default runs/MODEL-DATASET-OPTIMIZER-seedS)")
     run.add_argument("--resume", default=None, metavar="DIR",

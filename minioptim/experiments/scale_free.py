@@ -68,8 +68,12 @@ def _runs(problem: Quadratic, x0, steps: int, progress, which: int):
 
 def reproduce(out_dir: str, seed: int = 0, condition_number_2d: float = 50.0,
               steps_2d: int = 100, dim: int = 50, condition_number: float = 1e4,
-              steps: int = 500, progress=print) -> dict:
-    """Compute the runs, draw the figure and write the curves; returns the paths written."""
+              steps: int = 500, progress=print, preset: str = "small", workers=None,
+              scheduler=None) -> dict:
+    """Compute the runs, draw the figure and write the curves; returns the paths written.
+    Every preset is the same few seconds of computation (``workers``/``scheduler``: unused)."""
+    from .common import check_preset
+    check_preset(preset)
     import matplotlib
 
     matplotlib.use("Agg")

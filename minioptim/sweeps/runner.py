@@ -14,7 +14,7 @@ import json
 import logging
 import os
 
-from ..training.records import read_json, write_json
+from ..training.records import read_csv, read_json, write_json
 from . import report
 from .spec import SweepSpec
 from .task import RESULT, row_of, run_point
@@ -75,32 +75,11 @@ def run_sweep(spec: SweepSpec, out: str, workers: int | None = None,
     """Run every grid point of ``spec`` not yet finished in ``out``; returns all rows (grid
     order) after writing results.csv, summary.md and summary.png."""
     out = os.path.abspath(out)
-    os.makedirs(os.path.join(out, "runs"), exist_ok=True)
+    os.makedirs(out, exist_ok=True)
     _check_folder(out, spec)
-    points = spec.points()
     axes = list(spec.grid)
-    rows: dict[str, dict] = {}
-    todo = []
-    for p in points:
-        row = finished_row(os.path.join(out, "runs", p.id), p.settings)
-        if row is not None:
-            rows[p.id] = row
-        else:
-            todo.append(p)
-    results_path = os.path.join(out, RESULTS)
-
-    def ordered():
-        return [rows[p.id] for p in points if p.id in rows]
-
-    if rows:
-        report.write_results(results_path, ordered(), axes)
-    printer(f"sweep: {len(points)} runs, {len(rows)} already finished, {len(todo)} to run, "
-            f"into {out}")
-    if todo:
-        _run_tasks(todo, out, spec, workers, scheduler, progress, printer, rows,
-                   lambda: report.write_results(results_path, ordered(), axes))
-    final = ordered()
-    report.write_results(results_path, final, axes)
+    final = run_points(spec.points(), out, axes, spec.retries, workers, scheduler, progress,
+                       printer)
     title = f"sweep of {', '.join(axes)}: " + ", ".join(
         f"{k}={v}" for k, v in spec.train.items() if k in ("model", "dataset", "epochs"))
     report.write_summary(os.path.join(out, SUMMARY), os.path.join(out, FIGURE), final, axes,
@@ -108,7 +87,54 @@ def run_sweep(spec: SweepSpec, out: str, workers: int | None = None,
     return final
 
 
-def _run_tasks(todo, out, spec, workers, scheduler, progress, printer, rows, save) -> None:
+def run_points(points, out: str, axes, retries: int = 2, workers: int | None = None,
+               scheduler: str | None = None, progress: bool = True, printer=print,
+               in_process: bool = False, keep_other_rows: bool = False) -> list[dict]:
+    """Run the points (``spec.Point``: id, grid values, settings) not yet finished in
+    ``out/runs/``, on Dask (or one after another in this process with ``in_process``, for runs
+    of a few seconds); rewrites ``out/results.csv`` as they finish (``keep_other_rows``: with
+    the rows of earlier calls that are not among these points) and returns every point's row,
+    in the order given."""
+    os.makedirs(os.path.join(out, "runs"), exist_ok=True)
+    rows: dict[str, dict] = {}
+    results_path = os.path.join(out, RESULTS)
+    ids = {p.id for p in points}
+    others = [r for r in read_csv(results_path) if r.get("run") not in ids] \
+        if keep_other_rows and os.path.exists(results_path) else []
+    todo = []
+    for p in points:
+        row = finished_row(os.path.join(out, "runs", p.id), p.settings)
+        if row is not None:
+            rows[p.id] = row
+        else:
+            todo.append(p)
+
+    def save():
+        report.write_results(results_path,
+                             others + [rows[p.id] for p in points if p.id in rows], axes)
+
+    if rows:
+        save()
+    printer(f"sweep: {len(points)} runs, {len(rows)} already finished, {len(todo)} to run, "
+            f"into {out}")
+    if todo and in_process:
+        for p in todo:
+            rows[p.id] = run_point(os.path.join(out, "runs", p.id), p.id, p.values, p.settings)
+            save()
+            printer(_line(p, rows[p.id]))
+    elif todo:
+        _run_tasks(todo, out, retries, workers, scheduler, progress, printer, rows, save)
+    save()
+    return [rows[p.id] for p in points]
+
+
+def _line(p, row) -> str:
+    return f"{p.id}: {row['status']}" + "".join(
+        f", {k} {v:.4g}" for k, v in row.items()
+        if k.startswith("final_") and k.endswith(("accuracy", "perplexity")))
+
+
+def _run_tasks(todo, out, retries, workers, scheduler, progress, printer, rows, save) -> None:
     from distributed import as_completed
 
     client, cluster = start_client(workers, scheduler, len(todo), printer)
@@ -121,7 +147,7 @@ def _run_tasks(todo, out, spec, workers, scheduler, progress, printer, rows, sav
         for p in todo:
             folder = os.path.join(out, "runs", p.id)
             future = client.submit(run_point, folder, p.id, p.values, p.settings,
-                                   key=f"minioptim-run-{p.id}", pure=False, retries=spec.retries)
+                                   key=f"minioptim-run-{p.id}", pure=False, retries=retries)
             futures[future] = p
         for future in as_completed(futures):
             p = futures[future]
@@ -134,9 +160,7 @@ def _run_tasks(todo, out, spec, workers, scheduler, progress, printer, rows, sav
                 row["run"] = p.id
             rows[p.id] = row
             save()
-            line = f"{p.id}: {row['status']}" + "".join(
-                f", {k} {v:.4g}" for k, v in row.items()
-                if k.startswith("final_") and k.endswith(("accuracy", "perplexity")))
+            line = _line(p, row)
             if bar is not None:
                 bar.update(1)
                 bar.write(line)

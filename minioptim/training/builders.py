@@ -20,7 +20,8 @@ OPTIMIZERS = {cls.__name__.lower(): cls for cls in (
     optim.SGD, optim.SGDNormalized, optim.SGDClipGrad, optim.SGDClipMomentum, optim.AdaGrad,
     optim.Adam, optim.AdamW, optim.AdamProx, optim.Lion, optim.GeneralizedSignSGD,
     optim.SignSGD)}
-HYPERPARAMETERS = ("lr", "weight_decay", "weight_decay_mode", "betas", "momentum", "eps", "gamma")
+HYPERPARAMETERS = ("lr", "weight_decay", "weight_decay_mode", "betas", "momentum", "eps", "gamma",
+                   "dampening", "nesterov", "bias_correction")
 
 _RESNET = re.compile(r"^resnet(\d+)$")
 
@@ -44,7 +45,12 @@ def accepted(cls) -> tuple[str, ...]:
 
 
 def optimizer_settings(config: TrainConfig) -> dict:
-    """The hyperparameters this run sets, checked against what its optimizer takes."""
+    """The hyperparameters this run sets, checked against what its optimizer takes.
+
+    With ``weight_decay_per_step``, ``weight_decay`` is lambda as the AdamW paper's code uses it:
+    the weights shrink by lambda * eta_t / eta_0 per step (1 - lambda with a constant lr), where
+    minioptim's decoupled and proximal modes shrink by eta_t * weight_decay; the optimizer gets
+    weight_decay = lambda / eta_0, which is the same update at every step of any schedule."""
     cls = optimizer_class(config.optimizer)
     takes = accepted(cls)
     given = {h: getattr(config, h) for h in HYPERPARAMETERS if getattr(config, h) is not None}
@@ -52,6 +58,15 @@ def optimizer_settings(config: TrainConfig) -> dict:
     if refused:
         raise ValueError(f"{config.optimizer} takes no {', '.join(_opt(h) for h in refused)}; its "
                          f"hyperparameters are {', '.join(takes)}")
+    if config.weight_decay_per_step and given.get("weight_decay"):
+        mode = given.get("weight_decay_mode") or cls.default_decay_mode
+        if mode == "l2":
+            raise ValueError(f"{_opt('weight_decay_per_step')} reads weight_decay as a shrinking "
+                             f"of the weights per step; {config.optimizer} decays in l2 mode "
+                             f"here (a gradient term), so give weight_decay_mode decoupled or "
+                             f"proximal")
+        lr0 = given.get("lr", inspect.signature(cls.__init__).parameters["lr"].default)
+        given["weight_decay"] = given["weight_decay"] / lr0
     return given
 
 
@@ -71,7 +86,15 @@ def check(config: TrainConfig) -> None:
         raise ValueError(f"{_opt('model')} {config.model} trains on {kind} data, but "
                          f"{_opt('dataset')} {config.dataset} is {info.kind} data; use one of "
                          f"{', '.join(data.names(kind=kind))}")
-    if kind == "text" and config.tie_weights and config.embedding != config.hidden:
+    given = [n for n in AWD_ONLY if getattr(config, n) is not None]
+    if given and config.model.lower() != "awd-lstm":
+        raise ValueError(f"{', '.join(_opt(n) for n in given)} belong to the awd-lstm model, "
+                         f"not {config.model}")
+    if kind == "image" and config.dropout:
+        raise ValueError(f"{_opt('dropout')} belongs to the language models, not "
+                         f"{config.model}")
+    if config.model.lower() == "lstm" and config.tie_weights and \
+            config.embedding != config.hidden:
         raise ValueError(f"{_opt('tie_weights')} needs embedding == hidden, got "
                          f"{config.embedding} and {config.hidden}")
 
@@ -123,23 +146,40 @@ def model_kind(name: str) -> str:
             raise ValueError(f"{_opt('model')} {name}: a CIFAR ResNet has depth 6n + 2 "
                              f"({', '.join(map(str, DEPTHS))}, ...), not {depth}")
         return "image"
-    if name.lower() == "lstm":
+    if name.lower() in ("lstm", "awd-lstm"):
         return "text"
     raise ValueError(f"unknown model {name!r}; use resnet<depth> with depth = 6n + 2 (resnet20, "
-                     f"resnet32, resnet44, resnet56, resnet110, ...) or lstm")
+                     f"resnet32, resnet44, resnet56, resnet110, ...), lstm or awd-lstm")
+
+
+AWD_ONLY = ("dropout_hidden", "dropout_input", "dropout_embedding", "weight_drop", "ar", "tar")
+AWD_DEFAULTS = dict(dropout=0.4, dropout_hidden=0.25, dropout_input=0.4, dropout_embedding=0.1,
+                    weight_drop=0.5, ar=2.0, tar=1.0)
+
+
+def awd_setting(config: TrainConfig, name: str) -> float:
+    """An AWD-LSTM setting of the run: given, else the paper's value."""
+    value = getattr(config, name)
+    return AWD_DEFAULTS[name] if value is None else value
 
 
 def build_model(config: TrainConfig, data):
     """The model of ``config.model`` shaped for ``data`` (an ImageDataset or a Corpus)."""
-    from ..models import LSTMLanguageModel, resnet
+    from ..models import AWDLSTMLanguageModel, LSTMLanguageModel, resnet
 
     kind = model_kind(config.model)
     if kind == "image":
         depth = int(_RESNET.match(config.model.lower()).group(1))
         return resnet(depth, num_classes=data.num_classes, batch_norm=config.batch_norm,
                       in_channels=data.image_shape[0])
+    if config.model.lower() == "awd-lstm":
+        return AWDLSTMLanguageModel(
+            len(data.vocab), config.embedding, config.hidden, config.layers,
+            dropout=awd_setting(config, "dropout"),
+            **{n: awd_setting(config, n) for n in AWD_ONLY if n not in ("ar", "tar")},
+            tie_weights=config.tie_weights)
     return LSTMLanguageModel(len(data.vocab), config.embedding, config.hidden, config.layers,
-                             dropout=config.dropout, tie_weights=config.tie_weights)
+                             dropout=config.dropout or 0.0, tie_weights=config.tie_weights)
 
 
 def load_data(config: TrainConfig, progress: bool = True, check_model: bool = True):

@@ -25,14 +25,21 @@ class TrainConfig:
     """The settings of one run (see ``minioptim train --help`` for each one's meaning)."""
 
     # what to train, on what
-    model: str = "resnet20"             # "resnet<6n+2>" or "lstm"
+    model: str = "resnet20"             # "resnet<6n+2>", "lstm" or "awd-lstm"
     dataset: str = "digits"             # a name of minioptim.data (digits, cifar10, pydoc, ptb)
     batch_norm: bool = True             # ResNets: False removes every BN layer
     layers: int = 2                     # LSTM: layers, embedding and hidden sizes, dropout
     embedding: int = 200
     hidden: int = 200
-    dropout: float = 0.0
+    dropout: float | None = None        # None: the model's default (lstm 0, awd-lstm 0.4)
     tie_weights: bool = False
+    # awd-lstm only (None: the AWD-LSTM paper's values, 0.25 / 0.4 / 0.1 / 0.5 / 2 / 1)
+    dropout_hidden: float | None = None  # locked dropout between the LSTM layers
+    dropout_input: float | None = None   # locked dropout after the embedding
+    dropout_embedding: float | None = None   # whole words of the embedding matrix
+    weight_drop: float | None = None     # DropConnect on the hidden-to-hidden weights
+    ar: float | None = None              # activation regularization alpha
+    tar: float | None = None             # temporal activation regularization beta
     bptt: int = 35                      # LSTM: tokens per truncated back-propagation segment
     variable_bptt: bool = False         # LSTM: AWD-LSTM's random segment lengths
     augment: bool = True                # images: random crops (and flips on CIFAR-10)
@@ -41,14 +48,19 @@ class TrainConfig:
     lr: float | None = None
     weight_decay: float | None = None
     weight_decay_mode: str | None = None
+    weight_decay_per_step: bool = False  # weight_decay is the AdamW paper's lambda (see builders)
     betas: tuple | None = None
     momentum: float | None = None
     eps: float | None = None
     gamma: float | None = None           # clipping threshold of sgdclipgrad / sgdclipmomentum
+    dampening: float | None = None       # SGD family: a number gives PyTorch's momentum form
+    nesterov: bool | None = None         # SGD family: PyTorch's Nesterov look-ahead
+    bias_correction: bool | None = None  # Adam family, generalized SignSGD
     schedule: str = "constant"
     warmup: int = 0                      # linear warmup steps before the schedule
     min_lr_ratio: float = 0.0            # cosine / linear decay end at this fraction of lr
     clip_grad_norm: float | None = None  # clip the global gradient norm before each step
+    scale_lr_with_length: bool = False   # text: lr (and gamma) times segment length / bptt
     # how long, how much at once
     epochs: int = 2
     batch_size: int = 64
@@ -58,6 +70,7 @@ class TrainConfig:
     eval_split: str = "test"             # text only: "valid" evaluates on the validation split
     seed: int = 0
     log_steps: bool = False              # write steps.csv (loss, lr, gradient norm per step)
+    probe_smoothness: int = 0            # every k steps: local smoothness -> smoothness.csv
     # where
     backend: str | None = None           # None: the active backend
     data_root: str | None = None
@@ -72,7 +85,8 @@ class TrainConfig:
         _text(self, "model")
         _text(self, "dataset")
         _text(self, "optimizer")
-        for name in ("batch_norm", "tie_weights", "variable_bptt", "augment", "log_steps"):
+        for name in ("batch_norm", "tie_weights", "variable_bptt", "augment", "log_steps",
+                     "weight_decay_per_step", "scale_lr_with_length"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{_opt(name)} must be True or False, got "
                                  f"{getattr(self, name)!r}")
@@ -82,8 +96,21 @@ class TrainConfig:
             if getattr(self, name) is not None:
                 _whole(self, name, 1)
         _whole(self, "warmup", 0)
+        _whole(self, "probe_smoothness", 0)
+        for name in ("nesterov", "bias_correction"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{_opt(name)} must be True, False or None, got "
+                                 f"{getattr(self, name)!r}")
+        if self.dampening is not None:
+            _real(self, "dampening", 0.0, 1.0, open_high=True)
         _whole(self, "seed", 0, 2 ** 32 - 1)
-        _real(self, "dropout", 0.0, 1.0, open_high=True)
+        for name in ("dropout", "dropout_hidden", "dropout_input", "dropout_embedding",
+                     "weight_drop"):
+            if getattr(self, name) is not None:
+                _real(self, name, 0.0, 1.0, open_high=True)
+        for name in ("ar", "tar"):
+            if getattr(self, name) is not None:
+                _real(self, name, 0.0, None)
         _real(self, "min_lr_ratio", 0.0, 1.0)
         if self.lr is not None:
             _real(self, "lr", 0.0, None, open_low=True)

@@ -69,9 +69,11 @@ class LanguageTask:
 
     kind, metric, higher_is_better = "text", "perplexity", False
 
-    def __init__(self, train, eval_data, bptt: int, train_batches=None, eval_batches=None):
+    def __init__(self, train, eval_data, bptt: int, train_batches=None, eval_batches=None,
+                 ar: float = 0.0, tar: float = 0.0):
         self.train, self.eval_data, self.bptt = train, np.asarray(eval_data), int(bptt)
         self.train_cap, self.eval_cap = train_batches, eval_batches
+        self.ar, self.tar = ar, tar
 
     def steps_in_epoch(self, epoch: int) -> int:
         n = len(self.train.lengths(epoch))
@@ -84,9 +86,13 @@ class LanguageTask:
         return model.init_state(self.train.data.shape[1])
 
     def loss(self, model, batch, carry):
+        """Cross-entropy per token (plus AWD-LSTM's AR/TAR terms when the run sets them: the
+        training loss then includes them, as the AWD-LSTM code reports it)."""
         x, y = batch
         logits, carry = model(x, carry)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        if self.ar or self.tar:
+            loss = loss + model.activation_regularization(self.ar, self.tar)
         return loss, model.detach_state(carry), int(y.shape[0] * y.shape[1])
 
     def evaluate(self, model) -> dict:
@@ -106,14 +112,29 @@ class LanguageTask:
 
     @staticmethod
     def carry_arrays(carry) -> dict:
-        h, c = carry
-        return {"h": backend.to_numpy(h.data), "c": backend.to_numpy(c.data)}
+        """The carried state's tensors by position ("0", "1", or "0.1" for nested pairs)."""
+        return {k: backend.to_numpy(t.data) for k, t in _leaves(carry)}
 
-    @staticmethod
-    def carry_from(arrays: dict, model):
+    def carry_from(self, arrays: dict, model):
+        """The carried state rebuilt from ``carry_arrays`` in the shape ``init_state`` has."""
         from autodiff import Tensor
 
-        return Tensor(arrays["h"]), Tensor(arrays["c"])
+        template = self.initial_carry(model)
+        return _rebuild(template, lambda key: Tensor(arrays[key]))
+
+
+def _leaves(state, prefix=""):
+    if isinstance(state, (tuple, list)):
+        for i, part in enumerate(state):
+            yield from _leaves(part, f"{prefix}{i}.")
+    else:
+        yield prefix.rstrip("."), state
+
+
+def _rebuild(template, leaf, prefix=""):
+    if isinstance(template, (tuple, list)):
+        return type(template)(_rebuild(t, leaf, f"{prefix}{i}.") for i, t in enumerate(template))
+    return leaf(prefix.rstrip("."))
 
 
 def _first(iterable, n):
@@ -147,8 +168,11 @@ def build_task(config, data, model=None):
         train = BPTTIterator(batchify(data.train, config.batch_size), config.bptt,
                              variable_length=config.variable_bptt, seed=config.seed)
         evaluation = batchify(data.split(split), config.eval_batch_size or 10)
+        awd = config.model.lower() == "awd-lstm"
+        from .builders import awd_setting
         return LanguageTask(train, evaluation, config.bptt, config.train_batches,
-                            config.eval_batches)
+                            config.eval_batches, ar=awd_setting(config, "ar") if awd else 0.0,
+                            tar=awd_setting(config, "tar") if awd else 0.0)
     if isinstance(data, (tuple, list)) and len(data) == 2:
         train, evaluation = data
         if isinstance(train, DataLoader) and isinstance(evaluation, DataLoader):

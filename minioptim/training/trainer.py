@@ -162,6 +162,8 @@ class Trainer:
             raise ValueError("resume needs the run's output folder (out=...)")
         self.steps_log = records.StepLog(os.path.join(self.out, records.STEPS), self.step) \
             if cfg.log_steps and self.out is not None else None
+        if cfg.probe_smoothness:
+            self.callbacks.append(_SmoothnessLog(cfg.probe_smoothness, self.out, self.step))
         result = TrainResult(self.out, cfg, self.history, model=self.model,
                              optimizer=self.optimizer,
                              metric=f"{self._split()}_{self.task.metric}",
@@ -217,10 +219,13 @@ class Trainer:
                 if not math.isfinite(norm):
                     self._non_finite("gradient norm", norm)
                 self.last_loss, self._carry_in = value, carry
+                scaled = self._scale_for_length(batch)
                 lr = self.optimizer.param_groups[0]["lr"]
                 for cb in self.callbacks:
                     _call(cb, "before_step", self, batch)
                 self.optimizer.step()
+                for group, saved in zip(self.optimizer.param_groups, scaled):
+                    group.update(saved)
                 record = {"step": self.step, "epoch": self.epoch + 1, "batch": self.batch,
                           "loss": value, "lr": lr, "grad_norm": norm}
                 for cb in self.callbacks:
@@ -302,6 +307,19 @@ class Trainer:
         hyper = ", ".join(f"{k}={v}" for k, v in builders.optimizer_settings(cfg).items()) \
             if "optimizer" not in {k for k, v in self._given.items() if v is not None} else ""
         return f"{cfg.model} on {cfg.dataset}, {cfg.optimizer}" + (f" ({hyper})" if hyper else "")
+
+    def _scale_for_length(self, batch) -> list:
+        """AWD-LSTM's rule for random segment lengths: the step's lr (and a clipping gamma)
+        times length / bptt. Returns what to put back after the step."""
+        if not (self.config.scale_lr_with_length and self.task.kind == "text"):
+            return []
+        factor = batch[0].shape[0] / self.config.bptt
+        saved = []
+        for group in self.optimizer.param_groups:
+            keep = {k: group[k] for k in ("lr", "gamma") if group.get(k) is not None}
+            group.update({k: v * factor for k, v in keep.items()})
+            saved.append(keep)
+        return saved
 
     def _params(self):
         return [p for g in self.optimizer.param_groups for p in g["params"]]
@@ -402,6 +420,48 @@ class Trainer:
         finally:
             for s, h in previous.items():
                 signal.signal(s, h)
+
+
+class _SmoothnessLog:
+    """``probe_smoothness = k``: the ``Smoothness`` callback every k steps, its records written
+    to ``smoothness.csv`` at every epoch's end and when the run stops (a resumed run keeps the
+    rows of the steps before its checkpoint)."""
+
+    COLUMNS = ("step", "group", "loss", "grad_norm", "smoothness")
+
+    def __init__(self, every: int, out: str | None, first_step: int):
+        from .callbacks import Smoothness
+        self.callback, self.out = Smoothness(every), out
+        self.path = None if out is None else os.path.join(out, "smoothness.csv")
+        self.rows = [r for r in records.read_csv(self.path) if int(r["step"]) < first_step] \
+            if self.path and first_step and os.path.exists(self.path) else []
+
+    def on_train_begin(self, trainer):
+        self.callback.on_train_begin(trainer)
+        self.callback.probe.t = trainer.step
+
+    def before_step(self, trainer, batch):
+        self.callback.before_step(trainer, batch)
+
+    def after_step(self, trainer, batch, record):
+        self.callback.after_step(trainer, batch, record)
+        rec = self.callback.probe.records[-1] if self.callback.probe.records else None
+        if rec is not None and rec.step == record["step"]:
+            self.rows.extend({"step": rec.step, "group": g, "loss": rec.loss,
+                              "grad_norm": rec.grad_norm[g], "smoothness": rec.smoothness[g]}
+                             for g in rec.smoothness)
+            if trainer._stop_reason is not None:
+                self.write()
+
+    def on_epoch_end(self, trainer, row):
+        self.write()
+
+    def on_train_end(self, trainer, result):
+        self.write()
+
+    def write(self):
+        if self.path is not None:
+            records.write_csv(self.path, self.COLUMNS, self.rows)
 
 
 class _EpochSums:
