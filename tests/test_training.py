@@ -404,3 +404,16 @@ def test_the_lr_follows_the_segment_length_when_asked(tmp_path):
     assert len(set(expected)) > 1
     for row, length in zip(steps, expected):
         assert float(row["lr"]) == pytest.approx(3e-3 * length / 12, rel=1e-12)
+
+
+def test_the_smoothness_probe_sees_the_gradient_before_clipping(tmp_path):
+    """L_t compares grad F(x_mid) with grad F(x_t), both as backward gives them: with clipping
+    on, the probe's gradient norm is the unclipped one (steps.csv's, which is also before
+    clipping), not the clipping threshold."""
+    _run(tmp_path, dict(TEXT, epochs=1, clip_grad_norm=1e-3, probe_smoothness=1))
+    steps = {int(r["step"]): float(r["grad_norm"]) for r in _read(tmp_path / "steps.csv")}
+    probed = {int(r["step"]): float(r["grad_norm"]) for r in
+              _read(tmp_path / "smoothness.csv") if r["group"] == "all"}
+    assert len(probed) == len(steps) and all(v > 1e-2 for v in probed.values())
+    for step, norm in probed.items():
+        assert norm == pytest.approx(steps[step], rel=1e-6)

@@ -113,7 +113,7 @@ def reproduce(out_dir: str, seed: int = 0, progress=print, preset: str = "small"
         for opt in OPTIMIZERS:
             lr0, extra = cfg["start"][model][opt]
             for factor in cfg["grid"]:
-                lr = lr0 * factor
+                lr = float(f"{lr0 * factor:.3g}")              # 0.0167, not 0.016666...
                 candidates.append((opt, lr, extra, point(
                     {"model": model, "optimizer": opt, "lr": lr, "seed": seeds[0]},
                     _settings(base, model, opt, lr, extra, seeds[0]))))

@@ -3,6 +3,7 @@
 A callback is any object with some of these methods (the others are skipped):
 
     on_train_begin(trainer)
+    after_backward(trainer, batch)       gradients are in .grad, as backward left them
     before_step(trainer, batch)          gradients are in .grad (clipped, if the run clips)
     after_step(trainer, batch, record)   the optimizer has stepped; record: step, epoch, batch,
                                          loss, lr, grad_norm (before clipping)
@@ -28,6 +29,9 @@ class Callback:
     def on_train_begin(self, trainer):
         pass
 
+    def after_backward(self, trainer, batch):
+        pass
+
     def before_step(self, trainer, batch):
         pass
 
@@ -42,9 +46,10 @@ class Callback:
 
 
 class Smoothness(Callback):
-    """L_t = ||grad F(x_mid) - grad F(x_t)|| / ||x_mid - x_t|| on the step's batch, every
-    ``every`` steps, for all parameters and for ``groups`` (name -> a function of the model
-    returning its parameters; default: one group per top-level module that has parameters).
+    """L_t = ||grad F(x_mid) - grad F(x_t)|| / ||x_mid - x_t|| on the step's batch (both
+    gradients as backward gives them, before any clipping), every ``every`` steps, for all
+    parameters and for ``groups`` (name -> a function of the model returning its parameters;
+    default: one group per top-level module that has parameters).
     ``probe.records`` and ``probe.pairs(name)`` hold the measurements; a second forward and
     backward per probed step is the cost."""
 
@@ -61,7 +66,8 @@ class Smoothness(Callback):
         self.probe = SmoothnessProbe(trainer.optimizer, closure=lambda: None, groups=groups,
                                      every=self.every)
 
-    def before_step(self, trainer, batch):
+    def after_backward(self, trainer, batch):
+        # grad F(x_t) before clipping: gradient_again's grad F(x_mid) is never clipped either
         self.probe.before_step(trainer.last_loss)
 
     def after_step(self, trainer, batch, record):

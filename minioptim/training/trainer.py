@@ -212,13 +212,15 @@ class Trainer:
                 if not math.isfinite(value):
                     self._non_finite("loss", value)
                 loss.backward()
+                self.last_loss, self._carry_in = value, carry
+                for cb in self.callbacks:                # the gradient before any clipping
+                    _call(cb, "after_backward", self, batch)
                 if cfg.clip_grad_norm is not None:
                     norm = clip_grad_norm(self._params(), cfg.clip_grad_norm)
                 else:
                     norm = global_norm(p.grad for p in self._params() if p.grad is not None)
                 if not math.isfinite(norm):
                     self._non_finite("gradient norm", norm)
-                self.last_loss, self._carry_in = value, carry
                 scaled = self._scale_for_length(batch)
                 lr = self.optimizer.param_groups[0]["lr"]
                 for cb in self.callbacks:
@@ -440,8 +442,8 @@ class _SmoothnessLog:
         self.callback.on_train_begin(trainer)
         self.callback.probe.t = trainer.step
 
-    def before_step(self, trainer, batch):
-        self.callback.before_step(trainer, batch)
+    def after_backward(self, trainer, batch):
+        self.callback.after_backward(trainer, batch)
 
     def after_step(self, trainer, batch, record):
         self.callback.after_step(trainer, batch, record)
