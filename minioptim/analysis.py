@@ -199,7 +199,8 @@ def fit_l0_l1(grad_norms, smoothness) -> tuple[float, float]:
     "Tightest" minimizes the line's mean height over the data, sum_i (L0 + L1 ||g_i||), among
     lines above every point: a linear program whose optimum lies on an edge of the upper convex
     hull of the points (or is flat, L1 = 0, or through the origin, L0 = 0), so it is found by
-    checking those candidates.
+    checking those candidates. Among equally tight lines the flat one is returned (a single
+    point, for one, is bounded as tightly by (L, 0) as by (0, L/||g||)).
     """
     g = np.asarray(grad_norms, dtype=np.float64)
     L = np.asarray(smoothness, dtype=np.float64)

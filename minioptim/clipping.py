@@ -3,13 +3,31 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 
 def global_norm(arrays) -> float:
-    """||(a_1, ..., a_k)||_2: the Euclidean norm of all entries of all arrays together."""
+    """||(a_1, ..., a_k)||_2: the Euclidean norm of all entries of all arrays together.
+
+    Squares of float32 entries underflow below ~1e-19 and overflow above ~1e19; when the sum
+    of squares comes out 0 or infinite with finite entries, the norm is computed again on the
+    arrays divided by their largest entry, so a tiny or huge gradient still has its true norm
+    (NaN anywhere gives NaN)."""
+    arrays = list(arrays)
+    total = 0.0
+    with np.errstate(over="ignore", under="ignore"):      # handled below
+        for a in arrays:
+            total += float((a * a).sum())
+    if total != 0.0 and not math.isinf(total):
+        return math.sqrt(total)                       # the common case, and NaN
+    big = max((float(abs(a).max()) for a in arrays if a.size), default=0.0)
+    if big == 0.0 or not math.isfinite(big):
+        return big
     total = 0.0
     for a in arrays:
-        total += float((a * a).sum())
-    return math.sqrt(total)
+        scaled = a / big
+        total += float((scaled * scaled).sum())
+    return big * math.sqrt(total)
 
 
 def clip_grad_norm(params, max_norm: float) -> float:

@@ -22,8 +22,9 @@ def test_scale_free_check_separates_adam_from_sgd():
     sgd = analysis.scale_free_check(lambda p: mo.SGD(p, lr=1e-3), grad, [1.0, 1.0, 1.0], scale)
     assert adam < 1e-12
     assert sgd > 1e-2
-    with pytest.raises(ValueError, match="every scale must be > 0"):
-        analysis.scale_free_check(lambda p: mo.SGD(p, lr=1e-3), grad, [1.0, 1.0, 1.0], [1.0, -1.0, 1.0])
+    for bad in ([1.0, -1.0, 1.0], [1.0, 0.0, 1.0]):
+        with pytest.raises(ValueError, match="every scale must be > 0"):
+            analysis.scale_free_check(lambda p: mo.SGD(p, lr=1e-3), grad, [1.0, 1.0, 1.0], bad)
 
 
 def test_smoothness_probe_on_a_quadratic_is_exactly_the_curvature_along_the_step():
@@ -172,4 +173,140 @@ def test_step_recorder_measures_the_effective_step():
     q.grad = ad.backend.asarray(np.array([0.5, 4.0]))
     r = rec.step(grad_norm_before_clip=40.0)
     np.testing.assert_allclose(r.per_coordinate[0], [0.02, 0.0025])
+    q.grad = ad.backend.asarray(np.array([0.5, 4.0]))
+    second = rec.step()
+    assert rec.records == [r, second] and (r.step, second.step) == (0, 1)
     assert r.grad_norm_before_clip == 40.0 and r.grad_norm == pytest.approx(np.hypot(0.5, 4.0))
+
+
+# -- pinned by mutation testing (tools/mutate.py): options and optimality, not only defaults ----
+
+def _lp_optimum_by_brute_force(g, L):
+    """min L0 + L1 mean(g) over L0, L1 >= 0 with L_i <= L0 + L1 g_i, by trying every vertex of
+    the feasible region: crossings of two constraint lines (the axes L0 = 0 and L1 = 0 among
+    them), kept when feasible. A linear program's optimum is at a vertex."""
+    lines = [(1.0, gi, Li) for gi, Li in zip(g, L)] + [(1.0, 0.0, 0.0), (0.0, 1.0, 0.0)]
+    best = np.inf
+    for i in range(len(lines)):
+        for j in range(i + 1, len(lines)):
+            A = np.array([lines[i][:2], lines[j][:2]])
+            if abs(np.linalg.det(A)) < 1e-12:
+                continue
+            l0, l1 = np.linalg.solve(A, [lines[i][2], lines[j][2]])
+            if l0 >= -1e-9 and l1 >= -1e-9 and (L <= l0 + l1 * g + 1e-9).all():
+                best = min(best, l0 + l1 * g.mean())
+    return best
+
+
+def test_fit_l0_l1_is_the_linear_programs_optimum_on_random_data_with_duplicates():
+    rng = np.random.default_rng(7)
+    for trial in range(600):
+        n = int(rng.integers(1, 8))
+        if trial % 3 == 0:                   # small integers: duplicated and collinear points
+            g, L = rng.integers(0, 4, n).astype(float), rng.integers(0, 4, n).astype(float)
+        elif trial % 3 == 1:
+            g, L = rng.random(n) * 3, rng.random(n) * 3
+        else:                                # gradient norms below 1, steep smoothness
+            g, L = rng.random(n) * 1.2, rng.random(n) * 3
+        l0, l1 = analysis.fit_l0_l1(g, L)
+        assert l0 >= 0 and l1 >= 0 and (L <= l0 + l1 * g + 1e-9).all(), (g, L)
+        assert l0 + l1 * g.mean() == pytest.approx(_lp_optimum_by_brute_force(g, L),
+                                                   abs=1e-9), (g, L, l0, l1)
+
+
+def test_fit_l0_l1_hand_cases():
+    # two points on a rising line and one far below: the line through the two, not a flat one
+    assert analysis.fit_l0_l1([0.0, 2.0, 1.0], [0.0, 3.0, 0.0]) == pytest.approx((0.0, 1.5))
+    # duplicated points on the hull
+    assert analysis.fit_l0_l1([1.0, 1.0, 3.0, 3.0], [2.0, 2.0, 4.0, 4.0]) == pytest.approx((1.0, 1.0))
+    # through the origin is tighter than any hull edge when the hull's line has L0 < 0
+    assert analysis.fit_l0_l1([1.0, 2.0], [1.0, 4.0]) == pytest.approx((0.0, 2.0))
+    # through the origin, supported at a point with ||g|| < 1 (most gradient norms are small)
+    g, L = [0.1, 0.2, 1.0, 1.5], [0.05, 0.1, 2.0, 2.2]
+    assert analysis.fit_l0_l1(g, L) == pytest.approx((0.0, 2.0))
+    # one point: the flat line and the line through the origin are equally tight; the flat
+    # one (classic smoothness) is chosen, as for every tie
+    assert analysis.fit_l0_l1([2.0], [3.0]) == (3.0, 0.0)
+    with pytest.raises(ValueError, match="same, non-zero length"):
+        analysis.fit_l0_l1([1.0], [1.0, 2.0])
+    with pytest.raises(ValueError, match="same, non-zero length"):
+        analysis.fit_l0_l1([], [])
+
+
+def test_smoothness_probe_every_k_probes_steps_0_k_2k_and_counts_every_step():
+    H, b = np.array([4.0, 1.0]), np.array([1.0, -1.0])
+    calls = []
+    grad = _quadratic_grad(H, b)
+
+    def counting(x):
+        calls.append(1)
+        return grad(x)
+
+    p = P([1.0, 2.0])
+    probe = analysis.SmoothnessProbe(mo.SGD([p], lr=0.1), grad_fn=counting, every=3)
+    x = np.array([1.0, 2.0])
+    for t in range(7):
+        probe.step()
+        g = H * x + b
+        if t % 3 == 0:                       # L_t = ||H d|| / ||d||, d = -eta g_t
+            rec = probe.records[-1]
+            assert rec.step == t
+            d = -0.1 * g
+            assert rec.smoothness["all"] == pytest.approx(np.linalg.norm(H * d) / np.linalg.norm(d))
+            assert rec.grad_norm["all"] == pytest.approx(np.linalg.norm(g))
+        x = x - 0.1 * g
+    assert [r.step for r in probe.records] == [0, 3, 6]
+    assert probe.t == 7 and len(calls) == 7 + 3          # one extra gradient per probed step
+    np.testing.assert_allclose(ad.backend.to_numpy(p.data), x, rtol=1e-12)
+    g_pairs, L_pairs = probe.pairs()
+    assert g_pairs.shape == L_pairs.shape == (3,)
+
+
+def test_smoothness_probe_refuses_wrong_arguments():
+    p, q = P([1.0]), P([2.0])
+    opt = mo.SGD([p], lr=0.1)
+    with pytest.raises(ValueError, match="exactly one of closure"):
+        analysis.SmoothnessProbe(opt)
+    with pytest.raises(ValueError, match="exactly one of closure"):
+        analysis.SmoothnessProbe(opt, closure=lambda: None, grad_fn=lambda x: x)
+    with pytest.raises(ValueError, match="one parameter"):
+        analysis.SmoothnessProbe(mo.SGD([p, q], lr=0.1), grad_fn=lambda x: x)
+    with pytest.raises(ValueError, match="group 'extra'"):
+        analysis.SmoothnessProbe(opt, grad_fn=lambda x: x, groups={"extra": [q]})
+
+
+def test_smoothness_probe_halves_and_a_parameter_without_gradient():
+    # the halves the trainer uses: after_step returns the record; a parameter that gets no
+    # gradient counts as a zero gradient and, not moving, has no smoothness (NaN)
+    p, frozen = P([1.0, 2.0]), P([5.0])
+    opt = mo.SGD([p, frozen], lr=0.1)
+    probe = analysis.SmoothnessProbe(opt, closure=lambda: None,
+                                     groups={"moving": [p], "frozen": [frozen]})
+    p.grad = ad.backend.asarray(np.array([3.0, 4.0]))
+    probe.before_step()
+    opt.step()
+
+    def again():
+        p.grad = ad.backend.asarray(np.array([3.0, 4.0]) * 0.5)
+    rec = probe.after_step(again)
+    assert rec is probe.records[-1] and rec.step == 0
+    assert rec.grad_norm["frozen"] == 0.0 and np.isnan(rec.smoothness["frozen"])
+    assert rec.grad_norm["moving"] == pytest.approx(5.0)
+    # ||g_mid - g_t|| / ||x_mid - x_t|| = 2.5 / (0.1 * 5 / 2)
+    assert rec.smoothness["moving"] == pytest.approx(10.0)
+    np.testing.assert_allclose(ad.backend.to_numpy(p.data), [0.7, 1.6])   # back at x_{t+1}
+    assert probe._x_t is None and probe._g_t is None   # no copy of the weights kept between steps
+
+
+def test_scale_free_check_relative_and_absolute_deviations_by_hand():
+    # grad(x) = x, SGD with eta = 0.1 from x0 = 2 with scale 3: the plain run takes x <- 0.9 x,
+    # the scaled one x <- 0.7 x. After one step 1.8 vs 1.4, after two 1.62 vs 0.98.
+    make = lambda p: mo.SGD(p, lr=0.1)                       # noqa: E731
+    ident = lambda x: x * 1.0                                # noqa: E731
+    one_abs = analysis.scale_free_check(make, ident, [2.0], 3.0, steps=1, relative=False)
+    one_rel = analysis.scale_free_check(make, ident, [2.0], 3.0, steps=1, relative=True)
+    assert one_abs == pytest.approx(0.4) and one_rel == pytest.approx(0.4 / 2.8)
+    two_abs = analysis.scale_free_check(make, ident, [2.0], 3.0, steps=2, relative=False)
+    assert two_abs == pytest.approx(0.64)                     # the worst step is the last
+    # from the minimizer neither run moves
+    assert analysis.scale_free_check(make, ident, [0.0], 3.0, steps=3) == 0.0

@@ -476,3 +476,27 @@ def test_load_state_dict_of_another_optimizer_is_refused():
     del sd["optimizer"]
     with pytest.raises(ValueError, match="other hyperparameters than SGD.*betas"):
         opt.load_state_dict(sd)
+
+
+@pytest.mark.parametrize("size", [1e-30, 1e-20, 1e20, 1e30])
+def test_normalized_steps_have_length_eta_for_tiny_and_huge_float32_gradients(size):
+    """The squares of such float32 gradients underflow to 0 or overflow to inf; the step still
+    has length eta in the gradient's direction, and the global norm is the true one."""
+    p = P(np.array([1.0, -1.0, 0.0], dtype=np.float32))
+    g = np.array([3.0, -4.0, 0.0], dtype=np.float32) * np.float32(size)
+    assert mo.global_norm([ad.backend.asarray(g)]) == pytest.approx(5.0 * size, rel=1e-6)
+    p.grad = ad.backend.asarray(g)
+    mo.SGDNormalized([p], lr=0.5, momentum=0.0).step()
+    np.testing.assert_allclose(host(p.data), [1.0 - 0.3, -1.0 + 0.4, 0.0], rtol=1e-6, atol=1e-7)
+
+
+def test_normalized_sgd_with_zero_or_nan_momentum():
+    p = P([1.0, 2.0])
+    p.grad = ad.backend.asarray(np.zeros(2))
+    mo.SGDNormalized([p], lr=0.5, momentum=0.0).step()       # no direction: x stays
+    np.testing.assert_array_equal(host(p.data), [1.0, 2.0])
+    p.grad = ad.backend.asarray(np.array([np.nan, 1.0]))
+    mo.SGDNormalized([p], lr=0.5, momentum=0.0).step()       # NaN is not hidden
+    assert np.isnan(host(p.data)).all()
+    assert np.isnan(mo.global_norm([ad.backend.asarray(np.array([np.nan, 1e-30]))]))
+    assert mo.global_norm([]) == 0.0

@@ -310,3 +310,109 @@ def test_library_optimizers_show_the_gd_lower_bound_gap():
     cap = 20 * sign
     gd = min(iterations(lambda ps: mo.SGD(ps, lr=lr), cap) for lr in (1e-4, 1e-3, 3e-3, 1e-2, 1e-1))
     assert gd >= cap
+
+
+# -- pinned by mutation testing (tools/mutate.py) ------------------------------------------------
+
+@pytest.mark.parametrize("name", ["gd_lower_bound", "gd_lower_bound_other"])
+def test_lower_bound_joints_are_where_the_docstring_puts_them(name):
+    f = FUNCTIONS[name]()
+    x0, p, s, left, xs, right, xt = f.joints
+    a, k, M, eps = f.L0 / f.L1, f.L1, f.M, f.epsilon
+    r = math.log1p(M / a) / k
+    assert (x0, p - x0, xs) == pytest.approx((f.x0, f.plateau_length, f.minimizer), rel=1e-14)
+    assert s - p == pytest.approx(math.log((M + a) / (eps + a)) / k, rel=1e-12)   # the ramp
+    assert left - s == pytest.approx(f.steep_length, rel=1e-12, abs=1e-12)
+    assert (xs - left, right - xs, f.valley_radius) == pytest.approx((r, r, r), rel=1e-12)
+    expected_slopes = [-eps, -eps, -M, -M, 0.0, M, M]
+    for j, slope in zip(f.joints, expected_slopes):
+        assert f.grad(j) == pytest.approx(slope, rel=1e-9, abs=1e-9), j
+    assert f.value(xs) == 0.0 and f.value(xt) == pytest.approx(f.initial_value, rel=1e-12)
+    assert f.value(x0) == pytest.approx(f.initial_value, rel=1e-14)
+
+
+@pytest.mark.parametrize("name", ["gd_lower_bound", "gd_lower_bound_other"])
+def test_floats_and_arrays_agree_exactly_at_the_joints(name):
+    f = FUNCTIONS[name]()
+    joints = np.array(f.joints)
+    for method in (f.value, f.grad, f.second):       # F'' jumps there: both take the right piece
+        on_array = host(method(dev(joints)))
+        from_floats = np.array([method(float(j)) for j in joints])
+        np.testing.assert_allclose(on_array, from_floats, rtol=1e-13, atol=1e-12)
+        right = np.array([method(float(j) + 1e-9 * (1 + abs(j))) for j in joints])
+        np.testing.assert_allclose(from_floats, right, rtol=1e-5, atol=1e-5 * f.M)
+
+
+def test_exponential_pieces_overflow_to_inf_without_warnings_or_errors():
+    import warnings
+    f = GDLowerBound()
+    far = [f.joints[-1] + 2000.0, f.joints[0] - 2000.0]     # exp(L1 * 2000): beyond e^709
+    near = f.joints[-1] + 700.0 / f.L1                      # exp(700) ~ 1e304: still finite
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for x in far:
+            assert f.value(x) == math.inf and abs(f.grad(x)) == math.inf
+        assert np.all(np.isinf(host(f.value(dev(far)))))
+        assert np.isfinite(f.value(near)) and f.value(near) > 1e300
+        assert host(f.value(dev([near])))[0] == pytest.approx(f.value(near), rel=1e-12)
+        e = ExpFunction()
+        assert e.value(710.0) == math.inf and e.value(708.0) == pytest.approx(math.exp(708.0))
+        assert host(e.value(dev([710.0, 708.0]))).tolist()[0] == math.inf
+
+
+def test_quadratic_condition_number_and_positive_definiteness():
+    q = Quadratic([2.0, 8.0, 4.0], [0.0, 0.0, 0.0])
+    assert q.condition_number == 4.0 and q.eigenvalues.tolist() == [2.0, 4.0, 8.0]
+    full = Quadratic([[3.0, 1.0], [1.0, 3.0]], [1.0, 0.0])          # eigenvalues 2 and 4
+    assert full.condition_number == pytest.approx(2.0, rel=1e-12)
+    for singular in ([[1.0, 1.0], [1.0, 1.0]], [1.0, 0.0]):        # positive semi-definite
+        with pytest.raises(ValueError, match="positive definite"):
+            Quadratic(singular, [0.0, 0.0])
+    with pytest.raises(ValueError, match="finite"):
+        Quadratic([1.0, np.inf], [0.0, 0.0])
+    with pytest.raises(ValueError, match="1-d .a diagonal. or square"):
+        Quadratic(np.ones((2, 3)), [0.0, 0.0])
+
+
+def test_quadratic_random_in_one_dimension():
+    q = Quadratic.random(1, 1.0, seed=0)
+    assert q.dim == 1 and q.condition_number == 1.0 and host(q.hessian).tolist() == [[1.0]]
+    for bad in [(1, 2.0), (0, 1.0), (3, 0.5)]:
+        with pytest.raises(ValueError, match="Quadratic.random"):
+            Quadratic.random(*bad)
+
+
+def test_quadratic_inputs_lists_scalars_device_arrays_and_another_backend(backend_name):
+    q = Quadratic(dev([2.0, 1.0]), dev([1.0, -1.0]), c=0.5)         # device arrays in
+    assert float(host(q.value([1.0, 1.0]))) == pytest.approx(0.5 * 3 + 0.0 + 0.5)   # a list
+    np.testing.assert_allclose(host(q.grad([1.0, 1.0])), [3.0, 0.0])
+    one = Quadratic([4.0], [2.0])
+    assert float(host(one.value(dev([1.0])))) == pytest.approx(4.0)
+    other = "numpy" if backend_name != "numpy" else "strict"
+    x = backend.to_backend(np.array([1.0, 2.0]), other)             # not the active backend
+    g = q.grad(x)
+    assert backend.backend_of(g).name == other                       # results follow x
+    np.testing.assert_allclose(host(g), [3.0, 1.0])
+    assert float(backend.to_numpy(q.value(x))) == pytest.approx(0.5 * (2 + 4) + (1 - 2) + 0.5)
+
+
+def test_lower_bound_formula_with_constants_other_than_one():
+    f = FUNCTIONS["gd_lower_bound_other"]()                  # L0 = 2, L1 = 0.5, M = 300, eps = 0.3
+    # by hand: M L1 (delta - 15 eps^2 / (16 L0)) / (2 eps^2 (ln(M L1 / L0) + 1)) with delta = 10
+    by_hand = 300 * 0.5 * (10 - 15 * 0.09 / 32) / (2 * 0.09 * (math.log(75.0) + 1))
+    assert f.gd_iterations_lower_bound(10.0) == pytest.approx(by_hand, rel=1e-12)
+    assert f.critical_step_size == pytest.approx(2 * (math.log(75.0) + 1) / 150.0, rel=1e-12)
+    assert GDLowerBound(plateau_length=0.0, steep_length=0.0).joints[1] == 0.0   # allowed: 0
+
+
+def test_quadratic_symmetrizes_a_nearly_symmetric_hessian_and_seeds_by_default():
+    H = np.array([[2.0, 0.5], [0.5 * (1 + 1e-13), 1.0]])     # symmetric up to rounding
+    q = Quadratic(H, [1.0, 0.0])
+    Hq = host(q.hessian)
+    np.testing.assert_array_equal(Hq, Hq.T)
+    np.testing.assert_array_equal(host(Quadratic.random(4, 10.0).hessian),
+                                  host(Quadratic.random(4, 10.0, seed=0).hessian))
+    q = Quadratic.ill_conditioned_2d(condition_number=10.0, minimizer=(2.0, -1.0))
+    np.testing.assert_allclose(host(q.minimizer), [2.0, -1.0])
+    assert q.min_value == pytest.approx(0.0, abs=1e-12)
+    assert float(host(q.value(dev([0.0, 0.0])))) == pytest.approx(0.5 * (4 + 10))

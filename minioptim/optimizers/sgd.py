@@ -134,7 +134,9 @@ class SGDNormalized(_GlobalNormSGD):
 
         m_t = beta m_{t-1} + (1 - beta) g_t        x_{t+1} = x_t - eta m_t / ||m_t||_2
 
-    Every step has length eta (||m_t|| over all parameters). Default momentum beta = 0.9.
+    Every step has length eta (||m_t|| over all parameters), however small or large m_t is;
+    m_t = 0 leaves x where it is, a NaN in m_t makes the step NaN (as for every optimizer; the
+    trainer stops before such a step). Default momentum beta = 0.9.
     Not scale-free. No PyTorch/optax built-in
     (optax: ``scale_by_trust_ratio`` is related but per-layer).
 
@@ -155,7 +157,7 @@ class SGDNormalized(_GlobalNormSGD):
         norm = global_norm(m for _, m, _ in ms)                       # ||m_t||_2
         for p, m, group in ms:
             with self.decay(p.data, group):
-                if norm > 0:
+                if norm != 0:                                         # m_t = 0: no direction
                     p.data -= group["lr"] * (m / norm)                # x - eta m_t / ||m_t||
 
 
