@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import pytest
+from checkout import need
 
 REPO = Path(__file__).resolve().parents[1]
 COURSE = REPO / "assignments"
@@ -52,6 +53,8 @@ class CourseRun:
     def __init__(self, tmp: Path, assignments=None):
         from ipykernel.kernelspec import write_kernel_spec
 
+        need("assignments/nbgrader_config.py", "assignments/source",
+             "jupyter-config/nbgrader_config.py")
         self.tmp = tmp
         self.root = tmp / "course"
         self.root.mkdir()

@@ -37,7 +37,13 @@ import re
 
 import nbformat
 import pytest
-from nbgrader_course import COURSE, COURSE_ID, CourseRun
+from checkout import need
+
+# the repository's nbgrader course (a checkout or the sdist)
+need("assignments/source", "assignments/nbgrader_config.py", "jupyter-config/nbgrader_config.py",
+     "pyproject.toml", module=True)
+
+from nbgrader_course import COURSE, COURSE_ID, CourseRun  # noqa: E402
 
 ASSIGNMENT = "adam"
 SOURCE_NB = COURSE / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
@@ -236,6 +242,14 @@ def test_release_has_no_solution_and_no_hidden_test(course):
     assert points == {**VISIBLE_POINTS, **HIDDEN_POINTS}
     assert all(c.metadata.get("editable") is False and c.metadata.get("deletable") is False
                for c in release.cells if _is_grade(c))
+
+
+def test_the_package_ships_nbgraders_release(course):
+    """What ``minioptim lessons`` gives a student (made without nbgrader when the package is
+    built, minioptim/coursefiles.py) is, byte for byte, the notebook nbgrader releases."""
+    from minioptim.coursefiles import from_repository
+    shipped = from_repository(COURSE.parent)[f"assignments/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"]
+    assert shipped.decode("utf-8") == course["release_text"]
 
 
 # -- autograde -----------------------------------------------------------------------------------

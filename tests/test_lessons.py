@@ -18,6 +18,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from checkout import need
+
+need("lessons", module=True)     # the repository's lessons (a checkout or the sdist)
 
 REPO = Path(__file__).resolve().parents[1]
 LESSONS = REPO / "lessons"

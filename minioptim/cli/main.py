@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import demo, reproduce, sweep, train
+from . import demo, lessons, reproduce, sweep, train
 from .options import CliError, Parser
 
 # each: register(subparsers) and run(args) -> exit status
-COMMANDS = (demo, train, sweep, reproduce)
+COMMANDS = (demo, train, sweep, reproduce, lessons)
 
 EXIT_USAGE, EXIT_NONFINITE, EXIT_INTERRUPTED = 2, 3, 130
 
