@@ -1,14 +1,16 @@
 """Mutation testing of one module: how many small bugs planted in it do the tests notice?
 
-    python tools/mutate.py minioptim/analysis.py tests/test_analysis.py [--sample 40] [--seed 0]
+    python tools/mutate.py minioptim/analysis.py --tests tests/test_analysis.py [--sample 40]
+    python tools/mutate.py minioptim/optimizers/*.py --tests tests/test_optimizers_*.py --sample 40
 
-Each mutant changes one spot of the module's syntax tree (an arithmetic or comparison operator
+Each mutant changes one spot of a module's syntax tree (an arithmetic or comparison operator
 swapped, a number nudged, a condition negated, ``and``/``or`` swapped, a statement dropped, a
 returned value replaced by ``None``), is written into a copy of the packages in a temporary
 folder, and the named tests run against it (stopping at the first failure). A mutant that some
 test fails on is killed; one that passes every test survived: either the tests miss that bug or
 the change does not alter behaviour (an equivalent mutant; read the survivors). ``--suite``
-runs each survivor against the whole test suite as well. The score printed is killed / total.
+runs each survivor against the whole test suite as well. The score printed is killed / total;
+with several modules (an area) ``--sample`` draws from all their mutants together.
 
 Module-level constants and methods of every kind (properties, class methods) are mutated;
 docstrings and ``__repr__`` are not (the tests that read them are documentation checks, not
@@ -156,23 +158,27 @@ def _run_tests(folder: Path, tests, timeout: float) -> bool:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("module", help="the file to mutate, e.g. minioptim/analysis.py")
-    ap.add_argument("tests", nargs="+", help="test files (or node ids) that pin it")
+    ap.add_argument("modules", nargs="+", help="the files to mutate, e.g. minioptim/analysis.py")
+    ap.add_argument("--tests", nargs="+", required=True, help="test files (or node ids) that "
+                    "pin them")
     ap.add_argument("--sample", type=int, default=0, help="run this many mutants drawn at random "
                     "(0: all of them)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--suite", action="store_true", help="run survivors against the whole suite")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per test run")
     args = ap.parse_args(argv)
-    module = (ROOT / args.module).resolve()
-    if not module.is_file() or ROOT not in module.parents:
-        ap.error(f"{args.module}: not a file of this repository")
-    source = module.read_text()
-    every = list(mutants(source))
+    sources, every = {}, []
+    for name in args.modules:
+        module = (ROOT / name).resolve()
+        if not module.is_file() or ROOT not in module.parents:
+            ap.error(f"{name}: not a file of this repository")
+        rel = module.relative_to(ROOT)
+        sources[rel] = module.read_text()
+        every += [(rel, m, mutated) for m, mutated in mutants(sources[rel])]
     chosen = every if not args.sample or args.sample >= len(every) else \
         random.Random(args.seed).sample(every, args.sample)
-    chosen.sort(key=lambda m: m[0].index)
-    print(f"{args.module}: {len(every)} mutants, running {len(chosen)}", flush=True)
+    chosen.sort(key=lambda c: (str(c[0]), c[1].index))
+    print(f"{' '.join(args.modules)}: {len(every)} mutants, running {len(chosen)}", flush=True)
     with tempfile.TemporaryDirectory(prefix="mutate-") as tmp:
         folder = Path(tmp)
         for name in PACKAGES:
@@ -180,21 +186,20 @@ def main(argv=None) -> int:
                             ignore=shutil.ignore_patterns("__pycache__", ".hypothesis"))
         for extra in ("pyproject.toml", "README.md"):
             shutil.copy(ROOT / extra, folder / extra)
-        target = folder / module.relative_to(ROOT)
         if not _run_tests(folder, args.tests, args.timeout):
             print("the tests fail on the unmutated code: fix them first", file=sys.stderr)
             return 2
         survivors = []
-        for m, mutated in chosen:
-            target.write_text(mutated)
+        for rel, m, mutated in chosen:
+            (folder / rel).write_text(mutated)
             survived = _run_tests(folder, args.tests, args.timeout)
             if survived and args.suite:
                 survived = _run_tests(folder, ["tests"], args.timeout * 10)
-            print(f"  {'SURVIVED' if survived else 'killed  '} line {m.line:4d} "
-                  f"{m.kind:10s} {m.description}", flush=True)
+            (folder / rel).write_text(sources[rel])
+            print(f"  {'SURVIVED' if survived else 'killed  '} {rel}:{m.line} "
+                  f"{m.kind} {m.description}", flush=True)
             if survived:
                 survivors.append(m)
-        target.write_text(source)
     killed = len(chosen) - len(survivors)
     print(f"score: {killed}/{len(chosen)} killed = {100 * killed / max(len(chosen), 1):.1f}%")
     return 0
