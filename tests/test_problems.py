@@ -416,3 +416,13 @@ def test_quadratic_symmetrizes_a_nearly_symmetric_hessian_and_seeds_by_default()
     np.testing.assert_allclose(host(q.minimizer), [2.0, -1.0])
     assert q.min_value == pytest.approx(0.0, abs=1e-12)
     assert float(host(q.value(dev([0.0, 0.0])))) == pytest.approx(0.5 * (4 + 10))
+
+
+def test_1d_functions_take_lists_and_arrays_of_another_backend(backend_name):
+    f = Quartic()
+    np.testing.assert_allclose(host(f.grad([1.0, -2.0])), [1.0, -8.0])     # a list: active
+    other = "numpy" if backend_name != "numpy" else "strict"
+    x = backend.to_backend(np.array([1.0, -2.0]), other)
+    g = f.grad(x)
+    assert backend.backend_of(g).name == other                            # results follow x
+    np.testing.assert_allclose(host(g), [1.0, -8.0])
