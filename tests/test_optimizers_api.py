@@ -500,3 +500,27 @@ def test_normalized_sgd_with_zero_or_nan_momentum():
     assert np.isnan(host(p.data)).all()
     assert np.isnan(mo.global_norm([ad.backend.asarray(np.array([np.nan, 1e-30]))]))
     assert mo.global_norm([]) == 0.0
+
+
+def test_preconditioner_per_group_and_the_callers_dicts_untouched():
+    a, b = P([1.0, 1.0]), P([2.0])
+    first = {"params": [a], "preconditioner": [np.array([0.5, 2.0])]}
+    opt = mo.PreconditionedGD([first], lr=0.1)
+    assert "preconditioner" in first                 # the caller's group is not emptied
+    second = {"params": [b], "preconditioner": [np.array([4.0])]}
+    opt.add_param_group(second)
+    assert "preconditioner" in second
+    a.grad, b.grad = ad.backend.asarray(np.array([1.0, 1.0])), ad.backend.asarray(np.array([1.0]))
+    opt.step()                                       # x - eta P g, each with its own P
+    np.testing.assert_allclose(host(a.data), [1.0 - 0.05, 1.0 - 0.2])
+    np.testing.assert_allclose(host(b.data), [2.0 - 0.4])
+
+
+def test_betas_are_stored_as_a_pair_and_a_malformed_state_dict_is_named():
+    opt = mo.Adam([P([1.0])], lr=0.1, betas=[0.9, 0.99])
+    assert opt.param_groups[0]["betas"] == (0.9, 0.99)
+    assert isinstance(opt.param_groups[0]["betas"], tuple)
+    for bad in ({"state": {}}, {"param_groups": [], "state": []}, [1, 2]):
+        with pytest.raises(ValueError, match="Adam.load_state_dict expects a dict with "
+                                             "'param_groups' .a list. and 'state' .a dict."):
+            opt.load_state_dict(bad)
