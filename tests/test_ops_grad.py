@@ -424,3 +424,39 @@ def test_hand_cat_and_stack_split_the_gradient():
                      np.ones(3), np.ones(3))
     assert_grad(ga, w2[:, 0])
     assert_grad(gb, w2[:, 1])
+
+
+def test_indexing_and_cat_need_no_input_values_so_a_later_in_place_change_is_fine():
+    """Their gradients do not read the input, so an optimizer step between forward and
+    backward is not an error (an op that saved x would refuse)."""
+    import minioptim as mo
+    x = ad.Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    y = x[[0, 1, 1]].sum() + x[0:2].sum() + ad.cat([x, x]).sum()
+    x.grad = ad.backend.asarray(np.ones(3))
+    mo.SGD([x], lr=0.1).step()
+    x.grad = None
+    y.backward()
+    np.testing.assert_array_equal(ad.backend.to_numpy(x.grad), [4.0, 5.0, 2.0])
+
+
+def test_reshape_sizes_are_checked_and_minus_one_is_inferred():
+    x = ad.Tensor(np.arange(8.0).reshape(2, 4))
+    assert x.reshape(-1, 2).shape == (4, 2) and x.reshape(8).shape == (8,)
+    assert x.reshape(2, -1, 2).shape == (2, 2, 2)
+    for bad in [(4,), (3, -1), (-1, -1), (16,)]:
+        with pytest.raises(ad.ShapeError, match="reshape: cannot reshape a tensor of shape"):
+            x.reshape(*bad)
+
+
+def test_matmul_refuses_a_0d_operand_on_either_side():
+    v, s = ad.Tensor(np.ones(3)), ad.Tensor(2.0)
+    for a, b in [(s, v), (v, s), (s, s)]:
+        with pytest.raises(ad.ShapeError, match="both operands need at least 1 dimension"):
+            a @ b
+
+
+def test_an_index_out_of_range_names_the_shape():
+    x = ad.Tensor(np.ones((3, 2)))
+    for index in (5, (0, 7), [0, 3]):
+        with pytest.raises(IndexError, match=r"indexing a tensor of shape \(3, 2\)"):
+            x[index]
