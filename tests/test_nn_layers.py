@@ -322,3 +322,29 @@ def test_a_layer_given_a_raw_array_says_to_wrap_it(make, shape):
     message = str(info.value)
     assert f"expected a Tensor, got a numpy.ndarray of shape {shape}" in message
     assert "ad.Tensor(x)" in message
+
+
+@pytest.mark.parametrize("make, fan_in", [(lambda: Linear(400, 3000), 400),
+                                          (lambda: nn.Conv2d(4, 3000, 5), 4 * 5 * 5)])
+def test_default_initialization_is_pytorchs(make, fan_in):
+    """weight ~ U(-b, b) with b = 1/sqrt(fan_in) (kaiming_uniform_ with a = sqrt(5)), bias
+    ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)): the ranges and the uniform's std b/sqrt(3)."""
+    layer = make()
+    bound = 1 / math.sqrt(fan_in)
+    for values in (layer.weight.data, layer.bias.data):
+        v = ad.backend.to_numpy(values).astype(np.float64).ravel()
+        assert np.abs(v).max() <= bound * (1 + 1e-6)
+        assert v.max() > 0.95 * bound and v.min() < -0.95 * bound
+        assert v.std() == pytest.approx(bound / math.sqrt(3), rel=0.06)
+
+
+def test_zero_element_tensors_are_left_alone_with_a_warning():
+    for shape in [(3, 0), (0, 3)]:
+        t = ad.Tensor(np.zeros(shape, dtype=np.float32))
+        for fill in (init.kaiming_uniform_, init.kaiming_normal_):          # as PyTorch
+            with pytest.warns(UserWarning, match="zero-element tensors is a no-op"):
+                assert fill(t) is t
+
+
+def test_dropout_defaults_to_one_half():
+    assert Dropout().p == 0.5

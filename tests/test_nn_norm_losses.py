@@ -317,3 +317,12 @@ def test_cross_entropy_backward_twice_with_the_graph_kept():
     first = host(x.grad).copy()
     loss.backward()
     np.testing.assert_allclose(host(x.grad), 2 * first, rtol=1e-12)
+
+
+def test_softmax_defaults_to_the_last_dimension_and_integer_logits_are_refused():
+    x = ad.Tensor(np.arange(6.0).reshape(2, 3))
+    np.testing.assert_allclose(ad.backend.to_numpy(softmax(x).sum(dim=-1).data), [1.0, 1.0])
+    np.testing.assert_allclose(ad.backend.to_numpy(log_softmax(x).exp().sum(dim=-1).data),
+                               [1.0, 1.0])
+    with pytest.raises(TypeError, match="cross_entropy: the logits hold int64 numbers"):
+        cross_entropy(ad.Tensor(np.ones((2, 3), dtype=np.int64)), ad.Tensor(np.array([0, 1])))
