@@ -444,8 +444,9 @@ def test_reshape_sizes_are_checked_and_minus_one_is_inferred():
     assert x.reshape(-1, 2).shape == (4, 2) and x.reshape(8).shape == (8,)
     assert x.reshape(2, -1, 2).shape == (2, 2, 2)
     for bad in [(4,), (3, -1), (-1, -1), (16,)]:
-        with pytest.raises(ad.ShapeError, match="reshape: cannot reshape a tensor of shape"):
+        with pytest.raises(ad.ShapeError, match="reshape: cannot reshape a tensor of shape") as e:
             x.reshape(*bad)
+        assert ("at most one dimension may be -1" in str(e.value)) == (bad == (-1, -1))
 
 
 def test_matmul_refuses_a_0d_operand_on_either_side():
@@ -460,3 +461,13 @@ def test_an_index_out_of_range_names_the_shape():
     for index in (5, (0, 7), [0, 3]):
         with pytest.raises(IndexError, match=r"indexing a tensor of shape \(3, 2\)"):
             x[index]
+
+
+def test_cat_and_stack_name_the_tensor_whose_shape_differs():
+    a, b = ad.Tensor(np.ones((2, 3))), ad.Tensor(np.ones((2, 4)))
+    with pytest.raises(ad.ShapeError, match=r"concatenate: tensor 2 has shape \(2, 4\) but tensor 0 has "
+                                            r"shape \(2, 3\); all dimensions except axis 0"):
+        ad.cat([a, a, b])
+    with pytest.raises(ad.ShapeError, match=r"stack: tensor 1 has shape \(2, 4\) but tensor 0 "
+                                            r"has shape \(2, 3\); all shapes must be equal"):
+        ad.stack([a, b])

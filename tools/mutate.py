@@ -1,4 +1,4 @@
-"""Mutation testing of one module: how many small bugs planted in it do the tests notice?
+"""Mutation testing of a module or an area: how many small bugs planted in it do the tests notice?
 
     python tools/mutate.py minioptim/analysis.py --tests tests/test_analysis.py [--sample 40]
     python tools/mutate.py minioptim/optimizers/*.py --tests tests/test_optimizers_*.py --sample 40
@@ -23,6 +23,7 @@ import ast
 import copy
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -156,6 +157,10 @@ def _run_tests(folder: Path, tests, timeout: float) -> bool:
     return done.returncode == 0
 
 
+def _label(rel, m: Mutant) -> str:
+    return f"{rel}:{m.line} #{m.index} {m.kind} {m.description}"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("modules", nargs="+", help="the files to mutate, e.g. minioptim/analysis.py")
@@ -166,6 +171,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--suite", action="store_true", help="run survivors against the whole suite")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per test run")
+    ap.add_argument("--survivors-of", metavar="LOG", help="run only the mutants that an earlier "
+                    "run's printed log lists as SURVIVED (after adding tests: the killed ones "
+                    "stay killed, so the new score is the old kills plus the new ones)")
     args = ap.parse_args(argv)
     sources, every = {}, []
     for name in args.modules:
@@ -178,6 +186,19 @@ def main(argv=None) -> int:
     chosen = every if not args.sample or args.sample >= len(every) else \
         random.Random(args.seed).sample(every, args.sample)
     chosen.sort(key=lambda c: (str(c[0]), c[1].index))
+    if args.survivors_of:
+        lines = Path(args.survivors_of).read_text().splitlines()
+        wanted = {line.split("SURVIVED ", 1)[1].strip() for line in lines if "SURVIVED " in line}
+        indexed = all(re.search(r":\d+ #\d+ ", w) for w in wanted)
+
+        def key(rel, m):            # a log without indices matches all mutants of a line alike
+            label = _label(rel, m).strip()
+            return label if indexed else re.sub(r" #\d+ ", " ", label, count=1)
+        chosen = [c for c in every if key(c[0], c[1]) in wanted]
+        missing = wanted - {key(c[0], c[1]) for c in chosen}
+        if missing:
+            ap.error(f"{args.survivors_of}: {len(missing)} survivors are not mutants of these "
+                     f"modules any more (the code changed: run a new sample)")
     print(f"{' '.join(args.modules)}: {len(every)} mutants, running {len(chosen)}", flush=True)
     with tempfile.TemporaryDirectory(prefix="mutate-") as tmp:
         folder = Path(tmp)
@@ -196,8 +217,7 @@ def main(argv=None) -> int:
             if survived and args.suite:
                 survived = _run_tests(folder, ["tests"], args.timeout * 10)
             (folder / rel).write_text(sources[rel])
-            print(f"  {'SURVIVED' if survived else 'killed  '} {rel}:{m.line} "
-                  f"{m.kind} {m.description}", flush=True)
+            print(f"  {'SURVIVED' if survived else 'killed  '} {_label(rel, m)}", flush=True)
             if survived:
                 survivors.append(m)
     killed = len(chosen) - len(survivors)
