@@ -310,3 +310,19 @@ def test_docstring_examples():
     ad.set_backend("numpy")  # the fixture restores the backend
     result = doctest.testmod(recurrent, extraglobs={"ad": ad})
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_initial_state_unbatched_and_as_plain_arrays():
+    m = LSTM(3, 4, num_layers=2)
+    x = ad.randn(5, 2, 3)
+    rng = np.random.default_rng(0)
+    h0 = rng.standard_normal((2, 2, 4)).astype(np.float32)
+    c0 = rng.standard_normal((2, 2, 4)).astype(np.float32)
+    out, (h, c) = m(x, (ad.Tensor(h0), ad.Tensor(c0)))
+    raw, (h_raw, _) = m(x, (h0, c0))                    # arrays are taken as tensors
+    np.testing.assert_array_equal(raw.numpy(), out.numpy())
+    # one sequence without a batch dimension, with its own (num_layers, hidden) state
+    single, (h1, c1) = m(x[:, 1], (ad.Tensor(h0[:, 1]), ad.Tensor(c0[:, 1])))
+    assert single.shape == (5, 4) and h1.shape == c1.shape == (2, 4)
+    np.testing.assert_allclose(single.numpy(), out.numpy()[:, 1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(h1.numpy(), h.numpy()[:, 1], rtol=1e-5, atol=1e-6)

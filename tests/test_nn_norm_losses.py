@@ -326,3 +326,16 @@ def test_softmax_defaults_to_the_last_dimension_and_integer_logits_are_refused()
                                [1.0, 1.0])
     with pytest.raises(TypeError, match="cross_entropy: the logits hold int64 numbers"):
         cross_entropy(ad.Tensor(np.ones((2, 3), dtype=np.int64)), ad.Tensor(np.array([0, 1])))
+
+
+def test_running_statistics_start_and_reset_at_zero_mean_unit_variance():
+    bn = BatchNorm1d(3)
+    bn(ad.Tensor(np.random.default_rng(0).normal(5.0, 3.0, size=(8, 3)).astype(np.float32)))
+    assert ad.backend.to_numpy(bn.running_var).min() > 1.0          # moved by the batch
+    bn.reset_running_stats()
+    np.testing.assert_array_equal(ad.backend.to_numpy(bn.running_mean), 0.0)
+    np.testing.assert_array_equal(ad.backend.to_numpy(bn.running_var), 1.0)
+    assert int(ad.backend.to_numpy(bn.num_batches_tracked)) == 0
+    with pytest.raises(ValueError, match="batch_norm: running_mean and running_var are needed "
+                                         "when training=False"):
+        batch_norm(ad.Tensor(np.ones((2, 3), dtype=np.float32)), None, None, training=False)

@@ -20,7 +20,7 @@ def register(sub) -> None:
                     "row per run and epoch or step) and NAME_summary.json (the numbers the "
                     "figure states), and prints where. 'all' runs every figure.\n\npresets:\n"
                     "  smoke  offline data, seconds (what the tests run)\n"
-                    "  small  offline data, a laptop CPU, up to ~15 minutes, 3 seeds\n"
+                    "  small  offline data, a CPU, 3 seeds: minutes to an hour (times below)\n"
                     "  paper  the papers' settings on CIFAR-10 / Penn Treebank (downloaded; "
                     "hours to weeks: use a Dask cluster with GPUs, --scheduler)\n\n"
                     "figures:\n" + listing)

@@ -32,7 +32,8 @@ EXPERIMENTS = {e.name: e for e in (
     Experiment("adamw-depth", "adamw_depth", "C5/C6",
                "Adam + L2 vs AdamW vs AdamProx on ResNets without batch norm: test error over "
                "the (eta_0, lambda) grid and the best one against depth",
-               "smoke ~15 s; small ~15 min; paper: CIFAR-10, weeks of CPU (a GPU cluster)"),
+               "smoke ~15 s; small ~50 min (2 busy cores); paper: CIFAR-10, weeks of CPU "
+               "(a GPU cluster)"),
     Experiment("sign-sgd", "sign_sgd", "C10",
                "generalized SignSGD vs Adam, SGD, normalized SGD and clipped SGD on a ResNet and "
                "an LSTM language model: training loss and test metric over epochs",
@@ -40,9 +41,10 @@ EXPERIMENTS = {e.name: e for e in (
     Experiment("smoothness", "smoothness", "C7/C8",
                "local smoothness along training against the gradient norm, and by layer, for "
                "an LSTM LM (clipped SGD) and ResNet-20",
-               "smoke ~10 s; small ~10 min; paper: PTB and CIFAR-10, hours on a CPU"),
+               "smoke ~10 s; small ~3 min (2 busy cores); paper: PTB and CIFAR-10, hours on a "
+               "CPU"),
     Experiment("gd-lower-bound", "gd_lower_bound", "C9",
                "GD with the best step size of a grid vs generalized SignSGD on the 1-d "
                "(L0, L1)-smooth construction, with the theorem's lower bound",
-               "smoke ~3 s; small ~15 s; paper ~2 min"),
+               "smoke ~3 s; small ~12 s; paper ~2 min"),
 )}

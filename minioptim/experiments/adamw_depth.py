@@ -20,7 +20,8 @@ best test error against depth for each method (mean +- std over seeds). Summary:
 
 Presets (times measured on this project's 2-core CPU, 2 Dask workers):
     smoke  digits, depths 8 and 14, a 2 x 2 grid, 3 steps: ~15 s, in this process
-    small  digits, depths 8, 20, 32, a 3 x 3 grid, 8 epochs, 3 seeds at the best settings: ~15 min
+    small  digits, depths 8, 20, 32, a 3 x 3 grid, 8 epochs, 3 seeds at the best settings: 81
+           runs, 49 min with 2 Dask workers (measured with the machine busy: load ~4 on 2 cores)
     paper  CIFAR-10, depths 20/44/56/110/218, the paper's 5 x 8 grid, batch 128, 300 epochs,
            test batch 100 (weeks of CPU time: ~4,000 GPU-hours by the paper's scale; use a Dask
            cluster with GPUs, ``--scheduler``)

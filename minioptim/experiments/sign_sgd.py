@@ -19,8 +19,8 @@ Figure: training loss and the test metric (accuracy; perplexity for text) agains
 
 Presets (times measured on this project's 2-core CPU):
     smoke  ResNet-8 on digits and a small LSTM on pydoc, 3 steps per run: ~15 s, in this process
-    small  ResNet-20 on digits (10 epochs) and a 2-layer LSTM (64/128) on pydoc (6 epochs), an
-           lr grid of 3 per optimizer, 3 seeds: ~15 min with 2 Dask workers
+    small  ResNet-20 on digits (5 epochs) and a 2-layer LSTM (64/128) on pydoc (3 epochs), an
+           lr grid of 3 per optimizer, 3 seeds: 60 runs, TIME with 2 Dask workers
     paper  ResNet-20 (BN) on CIFAR-10, batch 128, 164 epochs; 3-layer AWD-LSTM (400/1150, tied)
            on PTB, batch 40, bptt 70, 750 epochs (days on a GPU per run; a Dask cluster). Not
            implemented from the paper's PTB recipe: averaging the iterates after a plateau.
@@ -72,9 +72,9 @@ PRESETS = {
                      hidden=16, layers=1, bptt=10, train_batches=3, eval_batches=2)},
         start=SMALL, grid=(1.0,), seeds=(0,), in_process=True),
     "small": dict(models={
-        "resnet": dict(model="resnet20", dataset="digits", epochs=10, batch_size=64,
+        "resnet": dict(model="resnet20", dataset="digits", epochs=5, batch_size=64,
                        weight_decay=1e-4),
-        "lstm": dict(model="lstm", dataset="pydoc", epochs=6, batch_size=20, embedding=64,
+        "lstm": dict(model="lstm", dataset="pydoc", epochs=3, batch_size=20, embedding=64,
                      hidden=128, layers=2, dropout=0.2, bptt=35, eval_split="valid")},
         start=SMALL, grid=GRID, seeds=(0, 1, 2), in_process=False),
     "paper": dict(models={

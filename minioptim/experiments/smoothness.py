@@ -20,7 +20,8 @@ training. Summary: ``corr_log_smoothness_log_gradnorm = {"resnet": r, "lstm": r}
 Presets (times measured on this project's 2-core CPU):
     smoke  ResNet-8 on digits and a small LSTM on pydoc, 8 probed steps each: ~10 s
     small  ResNet-20 on digits (4 epochs) and a 2-layer LSTM (64/128) on pydoc (3 epochs),
-           every step probed, 3 seeds: ~10 min with 2 Dask workers
+           every step probed, 3 seeds: 3 min with 2 Dask workers (measured with the
+           machine busy: load ~4 on 2 cores)
     paper  Zhang et al.'s LSTM (2 layers, embedding 200, hidden 512, batch 256, bptt 70,
            dropout 0, SGD lr 30 with the gradient norm clipped at 0.25) on PTB, and ResNet-20 on
            CIFAR-10 (SGD 0.1, momentum 0.9, weight decay 1e-4), 5 epochs each, every step
