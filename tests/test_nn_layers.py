@@ -325,7 +325,8 @@ def test_a_layer_given_a_raw_array_says_to_wrap_it(make, shape):
 
 
 @pytest.mark.parametrize("make, fan_in", [(lambda: Linear(400, 3000), 400),
-                                          (lambda: nn.Conv2d(4, 3000, 5), 4 * 5 * 5)])
+                                          (lambda: nn.Conv2d(4, 3000, 5), 4 * 5 * 5),
+                                          (lambda: nn.Conv2d(4, 3000, (3, 5)), 4 * 3 * 5)])
 def test_default_initialization_is_pytorchs(make, fan_in):
     """weight ~ U(-b, b) with b = 1/sqrt(fan_in) (kaiming_uniform_ with a = sqrt(5)), bias
     ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)): the ranges and the uniform's std b/sqrt(3)."""
