@@ -37,7 +37,8 @@ EXPERIMENTS = {e.name: e for e in (
     Experiment("sign-sgd", "sign_sgd", "C10",
                "generalized SignSGD vs Adam, SGD, normalized SGD and clipped SGD on a ResNet and "
                "an LSTM language model: training loss and test metric over epochs",
-               "smoke ~15 s; small ~15 min; paper: CIFAR-10 and PTB, days on a GPU"),
+               "smoke ~15 s; small ~20 min (2 busy cores); paper: CIFAR-10 and PTB, days on "
+               "a GPU"),
     Experiment("smoothness", "smoothness", "C7/C8",
                "local smoothness along training against the gradient norm, and by layer, for "
                "an LSTM LM (clipped SGD) and ResNet-20",

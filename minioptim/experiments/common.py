@@ -3,7 +3,7 @@ row per run and step or epoch) and ``NAME_summary.json`` (the numbers the figure
 replaced atomically. Presets name the scale of a run:
 
     smoke  offline data, seconds on 2 CPU cores (the test suite runs it)
-    small  offline data, a laptop CPU, at most ~15 minutes, 3 seeds
+    small  offline data, a CPU, 3 seeds: minutes to an hour on 2 cores
     paper  the papers' settings on CIFAR-10 / Penn Treebank (hours to days; a GPU helps)
 """
 from __future__ import annotations

@@ -20,7 +20,8 @@ Figure: training loss and the test metric (accuracy; perplexity for text) agains
 Presets (times measured on this project's 2-core CPU):
     smoke  ResNet-8 on digits and a small LSTM on pydoc, 3 steps per run: ~15 s, in this process
     small  ResNet-20 on digits (5 epochs) and a 2-layer LSTM (64/128) on pydoc (3 epochs), an
-           lr grid of 3 per optimizer, 3 seeds: 60 runs, TIME with 2 Dask workers
+           lr grid of 3 per optimizer, 3 seeds: 60 runs, 20 min with 2 Dask workers
+           (measured with the machine busy: load ~3.5 on 2 cores)
     paper  ResNet-20 (BN) on CIFAR-10, batch 128, 164 epochs; 3-layer AWD-LSTM (400/1150, tied)
            on PTB, batch 40, bptt 70, 750 epochs (days on a GPU per run; a Dask cluster). Not
            implemented from the paper's PTB recipe: averaging the iterates after a plateau.
@@ -179,6 +180,7 @@ def _draw(path, rows, models, caption) -> None:
 
     import numpy as np
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     fig = Figure(figsize=(12, 4.0 * len(models) + 0.8))
     fig.subplots_adjust(left=0.08, right=0.78, top=0.9, bottom=0.1 + 0.02 / len(models),
@@ -202,6 +204,7 @@ def _draw(path, rows, models, caption) -> None:
                        title=f"{model}: {metric.replace('_', ' ')}")
         for ax in axes[i]:
             ax.grid(alpha=0.3)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))      # epochs are whole
             low, high = ax.get_ylim()
             if low > 0 and high / low > 20:               # perplexities from thousands down
                 log_scale(ax, "y")
