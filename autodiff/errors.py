@@ -9,8 +9,13 @@ class DeviceError(TypeError):
     """Arrays or tensors of two backends (host and device) meet in one operation."""
 
 
-class ShapeError(ValueError):
-    """Operands whose shapes do not fit the operation."""
+class ShapeError(ValueError, RuntimeError):
+    """Operands whose shapes do not fit the operation. Also a ``RuntimeError``, which PyTorch
+    raises for shape mismatches, so code written for PyTorch catches it."""
+
+
+class DimensionError(ShapeError, IndexError):
+    """A dimension (axis) out of range. Also an ``IndexError``, as in PyTorch."""
 
 
 class AnomalyError(RuntimeError):

@@ -263,6 +263,8 @@ class Tensor:
     def relu(self): return _ops.ReLU.apply(self)
 
     def clip(self, min=None, max=None):
+        if min is None and max is None:
+            raise ValueError("clip: at least one of min and max must be given (not None)")
         return _ops.Clip.apply(self, lo=backend.python_scalar(min), hi=backend.python_scalar(max))
 
     clamp = clip

@@ -377,3 +377,30 @@ def test_min_is_right_for_integers_and_booleans():
     assert ad.Tensor(np.array([0, 128, 255], np.uint8)).min().item() == 0
     assert ad.Tensor(np.array([0, -2 ** 31], np.int32)).min().item() == -2 ** 31
     assert not bool(ad.Tensor(np.array([True, False])).min())
+
+
+# -- PyTorch parity: what code written for PyTorch expects to catch or find ----------------------
+
+def test_shape_errors_are_runtime_errors_and_a_dimension_out_of_range_an_index_error():
+    x = ad.Tensor(np.ones((2, 3)))
+    with pytest.raises(IndexError, match="axis 5 is out of range for a tensor with 2 dimensions"):
+        x.sum(dim=5)
+    with pytest.raises(RuntimeError, match="cannot be broadcast together"):
+        x + ad.Tensor(np.ones((4,)))
+    with pytest.raises(ValueError, match="cannot be broadcast together"):      # as before
+        x + ad.Tensor(np.ones((4,)))
+    assert issubclass(ad.DimensionError, ad.ShapeError)
+
+
+def test_clip_needs_a_bound_and_a_biasless_cell_has_none_biases():
+    x = ad.Tensor(np.array([-2.0, 0.5, 3.0]))
+    with pytest.raises(ValueError, match="clip: at least one of min and max must be given"):
+        x.clip(None, None)
+    np.testing.assert_array_equal(ad.backend.to_numpy(x.clip(None, 1.0).data), [-2.0, 0.5, 1.0])
+    from autodiff.nn import LSTMCell
+    cell = LSTMCell(2, 3, bias=False)
+    assert cell.bias_ih is None and cell.bias_hh is None
+    assert [n for n, _ in cell.named_parameters()] == ["weight_ih", "weight_hh"]
+    h, c = cell(ad.Tensor(np.ones((4, 2), dtype=np.float32)))
+    assert h.shape == c.shape == (4, 3)
+    assert "bias_ih" not in cell.state_dict()

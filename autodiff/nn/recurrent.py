@@ -264,6 +264,8 @@ class LSTMCell(Module):
         if self.bias:
             self.bias_ih = _uniform((4 * H,), bound, dtype)
             self.bias_hh = _uniform((4 * H,), bound, dtype)
+        else:                           # as PyTorch's cell: the names exist, holding None
+            self.bias_ih = self.bias_hh = None
 
     def forward(self, input: Tensor, hx=None):
         if not isinstance(input, Tensor):

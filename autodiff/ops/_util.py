@@ -1,7 +1,7 @@
 """Shape helpers shared by the primitives."""
 from __future__ import annotations
 
-from ..errors import ShapeError
+from ..errors import DimensionError, ShapeError
 
 
 def unbroadcast(grad, shape: tuple):
@@ -37,7 +37,7 @@ def broadcast_shape(op: str, *shapes: tuple) -> tuple:
 
 def normalize_axis(ndim: int, axis: int) -> int:
     if not -max(ndim, 1) <= axis < max(ndim, 1):
-        raise ShapeError(f"axis {axis} is out of range for a tensor with {ndim} dimensions")
+        raise DimensionError(f"axis {axis} is out of range for a tensor with {ndim} dimensions")
     return axis % max(ndim, 1)
 
 
