@@ -524,3 +524,24 @@ def test_betas_are_stored_as_a_pair_and_a_malformed_state_dict_is_named():
         with pytest.raises(ValueError, match="Adam.load_state_dict expects a dict with "
                                              "'param_groups' .a list. and 'state' .a dict."):
             opt.load_state_dict(bad)
+
+
+def test_state_dict_keeps_the_state_of_a_group_listed_twice():
+    def make():
+        p = P([1.0, 2.0])
+        opt = mo.Adam([p], lr=0.1)
+        opt.param_groups.append(opt.param_groups[0])      # the same group object again
+        return p, opt
+    p, opt = make()
+    p.grad = dev([1.0, -1.0])
+    opt.step()
+    sd = opt.state_dict()
+    assert list(sd["state"]) == [0] and [g["params"] for g in sd["param_groups"]] == [[0], [0]]
+    q, fresh = make()
+    q.data[...] = p.data
+    fresh.load_state_dict(sd)
+    for x in (p, q):
+        x.grad = dev([0.5, 0.25])
+    opt.step()
+    fresh.step()
+    np.testing.assert_array_equal(host(q.data), host(p.data))

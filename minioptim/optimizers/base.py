@@ -164,12 +164,15 @@ class Optimizer:
     def state_dict(self) -> dict:
         """Hyperparameters of each group and a copy of each parameter's state, keyed by the
         parameter's position; ``load_state_dict`` on a fresh optimizer resumes exactly."""
-        index, groups = {}, []
+        index, groups, position = {}, [], 0
         for group in self.param_groups:
             ids = []
             for p in group["params"]:
-                index[id(p)] = len(index)
+                # a parameter listed twice (a group appended again) keeps its first position,
+                # the one load_state_dict finds it at
+                index.setdefault(id(p), position)
                 ids.append(index[id(p)])
+                position += 1
             groups.append({**{k: copy.deepcopy(v) for k, v in group.items() if k != "params"},
                            "params": ids})
         state = {index[pid]: {k: _copy(v) for k, v in s.items()}
