@@ -198,7 +198,13 @@ class Tensor:
             return other
         if backend.is_scalar(other):
             xp = backend.array_module(self.data)
-            dtype = self.data.dtype if self.data.dtype.kind in "fc" else None
+            kind = self.data.dtype.kind
+            if kind in "fc":
+                dtype = self.data.dtype                   # a Python number keeps the dtype
+            elif isinstance(backend.python_scalar(other), float):
+                dtype = "float32"                         # int tensor and a float: PyTorch's
+            else:                                         # default float; an int keeps the
+                dtype = self.data.dtype if kind in "iu" else None    # integer dtype
             return Tensor._make(xp.asarray(other, dtype=dtype))
         src = backend.backend_of(other)
         mine = backend.backend_of(self.data)

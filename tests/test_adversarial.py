@@ -404,3 +404,19 @@ def test_clip_needs_a_bound_and_a_biasless_cell_has_none_biases():
     h, c = cell(ad.Tensor(np.ones((4, 2), dtype=np.float32)))
     assert h.shape == c.shape == (4, 3)
     assert "bias_ih" not in cell.state_dict()
+
+
+def test_integer_tensors_promote_as_in_pytorch():
+    i = ad.Tensor(np.array([1, 2], dtype=np.int32))
+    f = ad.Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    assert (i + 1).dtype == (1 + i).dtype == (i * 2).dtype == (i ** 2).dtype == np.int32
+    for y in (i * 2.5, i / i, i / 2, i ** 0.5, ad.maximum(i, 1.2), i * f, f / i, i + f):
+        assert y.dtype == np.float32, y
+    np.testing.assert_allclose(ad.backend.to_numpy((i / 2).data), [0.5, 1.0])
+    (i * f).sum().backward()
+    assert f.grad.dtype == np.float32
+    np.testing.assert_array_equal(ad.backend.to_numpy(f.grad), [1.0, 2.0])
+    b = ad.Tensor(np.array([True, False]))
+    assert (b + 1).dtype == np.int64 and (b * 2.5).dtype == np.float32
+    d = ad.Tensor([1.0], dtype="float64")
+    assert (i + d).dtype == np.float64                           # the float tensor's dtype

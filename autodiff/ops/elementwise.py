@@ -24,7 +24,29 @@ class _Binary(_Broadcasting):
     def apply(cls, a, b):
         if a.data.shape != b.data.shape:
             broadcast_shape(cls.__name__.lower(), a.data.shape, b.data.shape)
+        a, b = _promoted(a, b)
         return super().apply(a, b)
+
+
+def _promoted(a, b):
+    """PyTorch's rule for an integer (or bool) tensor meeting a floating one: the integer one
+    becomes the float's dtype (NumPy would give float64 for int32 with float32). Integer
+    tensors take no gradient, so the cast leaves nothing behind in the graph."""
+    ka, kb = a.data.dtype.kind, b.data.dtype.kind
+    if (ka in "fc") == (kb in "fc"):
+        return a, b
+    if ka in "fc":
+        return a, type(b)._make(b.data.astype(a.data.dtype))
+    return type(a)._make(a.data.astype(b.data.dtype)), b
+
+
+def _default_float(out, *inputs):
+    """A float64 result of integer inputs (true division, a fractional power) in PyTorch's
+    default float32 instead."""
+    if out.dtype.kind == "f" and out.dtype.itemsize == 8 and \
+            all(x.dtype.kind in "biu" for x in inputs):
+        return out.astype("float32")
+    return out
 
 
 class Add(_Binary):            # y = a + b;  dy/da = 1, dy/db = 1
@@ -62,7 +84,7 @@ class Div(_Binary):            # y = a / b;  dy/da = 1/b, dy/db = -a/b^2 = -y/b
 
     def forward(self, a, b):
         self.b = b
-        self.y = a / b
+        self.y = _default_float(a / b, a, b)
         return self.y
 
     def backward(self, g):
@@ -132,7 +154,7 @@ class Pow(Function):           # y = x^p (p a number);  dy/dx = p x^(p-1)
 
     def forward(self, x):
         self.x = x
-        return x ** self.exponent
+        return _default_float(x ** self.exponent, x)
 
     def backward(self, g):
         p = self.exponent
