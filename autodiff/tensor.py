@@ -260,12 +260,19 @@ class Tensor:
     def __ne__(self, o): return self._compare(o, "not_equal")
 
     # -- elementwise functions ----------------------------------------------------------------
-    def exp(self): return _ops.Exp.apply(self)
-    def log(self): return _ops.Log.apply(self)
-    def sqrt(self): return _ops.Sqrt.apply(self)
+    def _floating(self) -> "Tensor":
+        """Itself, or for an integer or bool tensor (which takes no gradient) a float32 copy:
+        the functions below give PyTorch's default float32 there, not NumPy's float64."""
+        if self.data.dtype.kind in "fc":
+            return self
+        return Tensor._make(self.data.astype("float32"))
+
+    def exp(self): return _ops.Exp.apply(self._floating())
+    def log(self): return _ops.Log.apply(self._floating())
+    def sqrt(self): return _ops.Sqrt.apply(self._floating())
     def abs(self): return _ops.Abs.apply(self)
-    def tanh(self): return _ops.Tanh.apply(self)
-    def sigmoid(self): return _ops.Sigmoid.apply(self)
+    def tanh(self): return _ops.Tanh.apply(self._floating())
+    def sigmoid(self): return _ops.Sigmoid.apply(self._floating())
     def relu(self): return _ops.ReLU.apply(self)
 
     def clip(self, min=None, max=None):

@@ -420,3 +420,9 @@ def test_integer_tensors_promote_as_in_pytorch():
     assert (b + 1).dtype == np.int64 and (b * 2.5).dtype == np.float32
     d = ad.Tensor([1.0], dtype="float64")
     assert (i + d).dtype == np.float64                           # the float tensor's dtype
+    for name in ("exp", "log", "sqrt", "tanh", "sigmoid"):       # float functions: float32
+        y = getattr(i, name)()
+        assert y.dtype == np.float32, name
+        np.testing.assert_allclose(ad.backend.to_numpy(y.data),
+                                   getattr(ad, name)(ad.Tensor([1.0, 2.0])).numpy(), rtol=1e-6)
+    assert i.abs().dtype == np.int32
