@@ -86,6 +86,22 @@ def output_folder(path: str, option: str = "--out") -> str:
     return folder
 
 
+def add_cluster(parser: argparse.ArgumentParser, workers_help: str) -> None:
+    """--workers N (a local cluster's size) and --scheduler ADDRESS (a running cluster): the
+    Dask options of sweep and reproduce; ``check_cluster`` refuses both at once."""
+    parser.add_argument("--workers", type=integer(1), default=None, metavar="N",
+                        help=workers_help)
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="a running Dask scheduler (tcp://host:8786) instead of a local "
+                             "cluster")
+
+
+def check_cluster(args) -> None:
+    if args.workers is not None and args.scheduler is not None:
+        raise CliError("--workers sizes a local cluster; with --scheduler the cluster's own "
+                       "workers run the tasks (give one of the two)")
+
+
 def add_common(parser: argparse.ArgumentParser, backend: bool = True) -> None:
     """Options every command takes: --debug (and --backend for commands that compute)."""
     if backend:

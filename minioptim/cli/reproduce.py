@@ -5,7 +5,7 @@ import argparse
 import os
 import time
 
-from .options import SEED, CliError, add_common, integer, output_folder, select_backend
+from .options import SEED, add_cluster, add_common, check_cluster, output_folder, select_backend
 
 
 def register(sub) -> None:
@@ -31,11 +31,8 @@ def register(sub) -> None:
     p.add_argument("--out", default="minioptim-out",
                    help="folder for the outputs (default ./minioptim-out)")
     p.add_argument("--seed", type=SEED, default=0, help="first random seed, >= 0 (default 0)")
-    p.add_argument("--workers", type=integer(1), default=None, metavar="N",
-                   help="Dask worker processes for the training runs (default: one per core; "
-                        "the smoke preset runs in this process unless given)")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="a running Dask scheduler (tcp://host:8786) for the training runs")
+    add_cluster(p, "Dask worker processes for the training runs (default: one per core; the "
+                   "smoke preset runs in this process unless given)")
     p.add_argument("--data-root", default=None, metavar="DIR",
                    help="data folder for CIFAR-10 / PTB (default $MINIOPTIM_DATA, else "
                         "~/.cache/minioptim)")
@@ -46,9 +43,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..experiments import EXPERIMENTS
 
-    if args.workers is not None and args.scheduler is not None:
-        raise CliError("--workers sizes a local cluster; with --scheduler the cluster's "
-                       "workers run the tasks (give one of the two)")
+    check_cluster(args)
     out = output_folder(args.out)
     select_backend(args)
     if args.data_root is not None:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import os
 
-from .options import CliError, add_common, integer, output_folder, select_backend
+from .options import (CliError, add_cluster, add_common, check_cluster, output_folder,
+                      select_backend)
 
 
 def register(sub) -> None:
@@ -18,20 +19,15 @@ def register(sub) -> None:
                     "unfinished ones from their checkpoints.")
     p.add_argument("spec", metavar="SPEC.json", help="the sweep's settings and grid")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the sweep")
-    p.add_argument("--workers", type=integer(1), default=None, metavar="N",
-                   help="worker processes of the local cluster (default: one per core, at "
-                        "most one per run)")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="a running Dask scheduler (tcp://host:8786) instead of a local cluster")
+    add_cluster(p, "worker processes of the local cluster (default: one per core, at most "
+                   "one per run)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_common(p)
     p.set_defaults(run=run_command)
 
 
 def run_command(args) -> int:
-    if args.workers is not None and args.scheduler is not None:
-        raise CliError("--workers sizes the local cluster; with --scheduler the cluster's own "
-                       "workers run the tasks (give one of the two)")
+    check_cluster(args)
     if not os.path.isfile(args.spec):
         raise CliError(f"{args.spec}: no such file (the sweep's spec, JSON)")
     out = output_folder(args.out, "--out")
