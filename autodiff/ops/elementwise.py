@@ -24,7 +24,8 @@ class _Binary(_Broadcasting):
     def apply(cls, a, b):
         if a.data.shape != b.data.shape:
             broadcast_shape(cls.__name__.lower(), a.data.shape, b.data.shape)
-        a, b = _promoted(a, b)
+        if a.data.dtype != b.data.dtype:        # the common case (one dtype) pays one compare
+            a, b = _promoted(a, b)
         return super().apply(a, b)
 
 
