@@ -15,8 +15,8 @@ from . import backend
 from .tensor import Tensor, is_tensor  # first: the modules below build Tensors
 from .backend import get_backend, get_rng_state, manual_seed, set_backend, set_rng_state
 from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
-from .errors import (AnomalyError, BackendError, DeviceError, DimensionError, GradcheckError,
-                     ShapeError)
+from .errors import (AnomalyError, BackendError, DeviceError, DimensionError, DTypeError,
+                     GradcheckError, ShapeError)
 from .function import Function
 from .gradcheck import gradcheck
 from .kernels import kernels_enabled, use_kernels
@@ -37,6 +37,6 @@ __all__ = [
     "abs", "cat", "clamp", "clip", "concatenate", "exp", "log", "log_softmax", "matmul", "max",
     "maximum", "mean", "min", "minimum", "permute", "relu", "reshape", "sigmoid", "softmax",
     "sqrt", "stack", "sum", "tanh", "transpose", "where",
-    "AnomalyError", "BackendError", "DeviceError", "DimensionError", "GradcheckError",
+    "AnomalyError", "BackendError", "DeviceError", "DimensionError", "DTypeError", "GradcheckError",
     "ShapeError",
 ]

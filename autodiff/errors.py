@@ -18,6 +18,11 @@ class DimensionError(ShapeError, IndexError):
     """A dimension (axis) out of range. Also an ``IndexError``, as in PyTorch."""
 
 
+class DTypeError(ValueError, RuntimeError):
+    """A value the operation cannot produce in the tensor's dtype (an integer to a negative
+    integer power). Also a ``RuntimeError``, as in PyTorch."""
+
+
 class AnomalyError(RuntimeError):
     """A NaN or Inf appeared while ``detect_anomaly()`` was on."""
 

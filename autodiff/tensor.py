@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from . import backend
 from .backprop import run_backward
-from .errors import DeviceError, ShapeError
+from .errors import DeviceError, DTypeError, ShapeError
 from .modes import in_place_changes, is_grad_enabled, no_grad
 
 _FLOAT_KINDS = "f"
@@ -238,7 +238,12 @@ class Tensor:
                 f"x ** p needs a number p (got {type(exponent).__name__}); for a tensor "
                 f"exponent write ad.exp(p * ad.log(x))."
             )
-        return _ops.Pow.apply(self, exponent=backend.python_scalar(exponent))
+        exponent = backend.python_scalar(exponent)
+        if isinstance(exponent, int) and exponent < 0 and self.data.dtype.kind in "biu":
+            raise DTypeError(f"x ** {exponent}: {self._label()} holds integers, and an integer to "
+                             f"a negative integer power is not an integer; write "
+                             f"x ** {float(exponent)} (float32) or convert x to a float first")
+        return _ops.Pow.apply(self, exponent=exponent)
 
     def __rpow__(self, base):
         if not backend.is_scalar(base) or base <= 0:
@@ -287,7 +292,8 @@ class Tensor:
         return _ops.Sum.apply(self, **_ops.reduce_args(self.ndim, axis, keepdims, dim, keepdim))
 
     def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return _ops.Mean.apply(self, **_ops.reduce_args(self.ndim, axis, keepdims, dim, keepdim))
+        args = _ops.reduce_args(self.ndim, axis, keepdims, dim, keepdim)
+        return _ops.Mean.apply(self._floating(), **args)
 
     def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         args = _ops.reduce_args(self.ndim, axis, keepdims, dim, keepdim)
@@ -308,11 +314,11 @@ class Tensor:
 
     def log_softmax(self, axis=-1, *, dim=None):
         axis = _ops.normalize_axis(self.ndim, dim if dim is not None else axis)
-        return _ops.LogSoftmax.apply(self, axis=axis)
+        return _ops.LogSoftmax.apply(self._floating(), axis=axis)
 
     def softmax(self, axis=-1, *, dim=None):
         axis = _ops.normalize_axis(self.ndim, dim if dim is not None else axis)
-        return _ops.Softmax.apply(self, axis=axis)
+        return _ops.Softmax.apply(self._floating(), axis=axis)
 
     # -- shape ---------------------------------------------------------------------------
     def reshape(self, *shape):

@@ -426,3 +426,37 @@ def test_integer_tensors_promote_as_in_pytorch():
         np.testing.assert_allclose(ad.backend.to_numpy(y.data),
                                    getattr(ad, name)(ad.Tensor([1.0, 2.0])).numpy(), rtol=1e-6)
     assert i.abs().dtype == np.int32
+
+
+def test_where_mean_and_softmax_of_integers_give_float32_as_the_other_float_functions():
+    i = ad.Tensor(np.array([1, 2, 3], dtype=np.int32))
+    f = ad.Tensor(np.array([10.0, 20.0, 30.0], dtype=np.float32), requires_grad=True)
+    y = ad.where(i > 1, i, f)
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y.numpy(), [10.0, 2.0, 3.0])
+    y.sum().backward()
+    np.testing.assert_array_equal(ad.backend.to_numpy(f.grad), [1.0, 0.0, 0.0])
+    assert ad.where(i > 1, i, 2.5).dtype == np.float32
+    assert ad.where(i > 1, i, 0).dtype == np.int32
+    assert i.mean().dtype == np.float32 and float(i.mean().item()) == 2.0
+    assert (i > 1).mean().item() == pytest.approx(2 / 3)           # accuracy = (pred == y).mean()
+    for name in ("softmax", "log_softmax"):
+        y = getattr(i, name)()
+        assert y.dtype == np.float32, name
+        np.testing.assert_allclose(y.numpy(), getattr(ad.Tensor([1.0, 2.0, 3.0]), name)().numpy(),
+                                   rtol=1e-6)
+
+
+def test_cat_of_numbers_and_integer_negative_powers_are_clear_errors_of_pytorchs_types():
+    a, b = ad.Tensor(np.float32(1.0)), ad.Tensor(np.float32(2.0))
+    with pytest.raises(RuntimeError, match="tensor 0 is zero-dimensional.*ad.stack"):
+        ad.cat([a, b])
+    np.testing.assert_array_equal(ad.stack([a, b]).numpy(), [1.0, 2.0])
+    i = ad.Tensor(np.array([1, 2], dtype=np.int64))
+    with pytest.raises(RuntimeError, match=r"x \*\* -2: .*integers.*x \*\* -2.0"):
+        i ** -2
+    with pytest.raises(ValueError):
+        i ** -1
+    assert issubclass(ad.DTypeError, ValueError)
+    np.testing.assert_allclose((i ** -2.0).numpy(), [1.0, 0.25])
+    assert (i ** -2.0).dtype == np.float32

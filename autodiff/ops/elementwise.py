@@ -128,6 +128,8 @@ class Where(_Broadcasting):   # y = cond ? a : b;  dy/da = cond, dy/db = not con
     @classmethod
     def apply(cls, cond, a, b):
         broadcast_shape("where", tuple(cond.shape), a.data.shape, b.data.shape)
+        if a.data.dtype != b.data.dtype:
+            a, b = _promoted(a, b)
         return super().apply(a, b, cond=cond)
 
     def forward(self, a, b):

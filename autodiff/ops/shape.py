@@ -164,6 +164,11 @@ def _check_same_shapes(op: str, tensors, skip_axis=None):
 def concatenate(tensors, axis=0):
     tensors = list(tensors)
     _check_same_shapes("concatenate", tensors[:1])
+    for k, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise ShapeError(f"concatenate: tensor {k} is zero-dimensional (one number), so it "
+                             f"has no axis to join along; ad.stack(tensors) makes a 1-d tensor "
+                             f"of numbers")
     axis = normalize_axis(tensors[0].ndim, axis)
     _check_same_shapes("concatenate", tensors, skip_axis=axis)
     return Concatenate.apply(*tensors, axis=axis)
