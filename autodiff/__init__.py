@@ -26,6 +26,9 @@ from .modes import detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .tensor_functions import (abs, cat, clamp, clip, concatenate, exp, log, log_softmax,
                                matmul, max, maximum, mean, min, minimum, permute, relu, reshape,
                                sigmoid, softmax, sqrt, stack, sum, tanh, transpose, where)
+from .tensor_functions import (argmax, argmin, clone, cos, cumsum, einsum, logsumexp, sin, std,
+                               tril, triu, var)
+from .tensor_functions import broadcast_to, gather, masked_fill, scatter_add
 
 __all__ = [
     "backend", "get_backend", "set_backend", "manual_seed", "get_rng_state", "set_rng_state",
@@ -37,6 +40,9 @@ __all__ = [
     "abs", "cat", "clamp", "clip", "concatenate", "exp", "log", "log_softmax", "matmul", "max",
     "maximum", "mean", "min", "minimum", "permute", "relu", "reshape", "sigmoid", "softmax",
     "sqrt", "stack", "sum", "tanh", "transpose", "where",
+    "argmax", "argmin", "clone", "cos", "cumsum", "einsum", "logsumexp", "sin", "std", "tril",
+    "triu", "var",
+    "broadcast_to", "gather", "masked_fill", "scatter_add",
     "AnomalyError", "BackendError", "DeviceError", "DimensionError", "DTypeError", "GradcheckError",
     "ShapeError",
 ]

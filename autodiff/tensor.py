@@ -112,6 +112,10 @@ class Tensor:
         """The same data, cut from the graph."""
         return Tensor._make(self.data)
 
+    def clone(self) -> "Tensor":
+        """A copy of the data that stays in the graph (its gradient flows back unchanged)."""
+        return _ops.Clone.apply(self)
+
     # -- array facts and conversions ------------------------------------------------------
     shape = property(lambda self: tuple(self.data.shape))
     dtype = property(lambda self: self.data.dtype)
@@ -279,6 +283,8 @@ class Tensor:
     def tanh(self): return _ops.Tanh.apply(self._floating())
     def sigmoid(self): return _ops.Sigmoid.apply(self._floating())
     def relu(self): return _ops.ReLU.apply(self)
+    def sin(self): return _ops.Sin.apply(self._floating())
+    def cos(self): return _ops.Cos.apply(self._floating())
 
     def clip(self, min=None, max=None):
         if min is None and max is None:
@@ -311,6 +317,52 @@ class Tensor:
         args = _ops.reduce_args(self.ndim, axis, keepdims, dim, keepdim)
         self._check_not_empty("min", args["axis"])
         return _ops.Min.apply(self, **args)
+
+    def var(self, dim=None, keepdim=False, *, correction=1, axis=None, keepdims=False):
+        """sum (x - mean)^2 / (n - correction): correction=1 the sample variance, 0 the
+        population one; nan where n <= correction (as PyTorch)."""
+        return _ops.Var.apply(self._floating(), **self._var_args(dim, keepdim, correction,
+                                                                 axis, keepdims))
+
+    def std(self, dim=None, keepdim=False, *, correction=1, axis=None, keepdims=False):
+        """sqrt(var(dim, keepdim, correction=correction))."""
+        return _ops.Std.apply(self._floating(), **self._var_args(dim, keepdim, correction,
+                                                                 axis, keepdims))
+
+    def _var_args(self, dim, keepdim, correction, axis, keepdims) -> dict:
+        if isinstance(correction, bool) or not backend.is_scalar(correction) or correction < 0:
+            raise ValueError(f"var/std: correction must be a number >= 0 (0: population, "
+                             f"1: sample variance), got {correction!r}")
+        args = _ops.reduce_args(self.ndim, axis, keepdims, dim, bool(keepdim or keepdims))
+        return dict(args, correction=backend.python_scalar(correction))
+
+    def argmax(self, dim=None, keepdim=False):
+        """The int64 index of the largest entry along ``dim`` (None: in the flattened tensor);
+        the first one at ties. Outside the graph (an index has no gradient)."""
+        return self._arg_reduce("argmax", dim, keepdim)
+
+    def argmin(self, dim=None, keepdim=False):
+        """The int64 index of the smallest entry along ``dim``; see ``argmax``."""
+        return self._arg_reduce("argmin", dim, keepdim)
+
+    def _arg_reduce(self, op, dim, keepdim):
+        if dim is not None and not isinstance(dim, int):
+            raise TypeError(f"{op}: dim must be one int (or None for the flattened tensor), "
+                            f"got {dim!r}")
+        axis = None if dim is None or self.ndim == 0 else _ops.normalize_axis(self.ndim, dim)
+        if self.data.size == 0 or (axis is not None and self.shape[axis] == 0):
+            raise ShapeError(f"{op}: {self._label()} is empty along the reduced dimension, so "
+                             f"there is no index to return; reduce a non-empty tensor")
+        return Tensor._make(_ops.arg_reduce(self.data, op, axis, bool(keepdim)))
+
+    def cumsum(self, dim):
+        """y_k = x_0 + ... + x_k along ``dim``."""
+        return _ops.CumSum.apply(self, axis=_ops.normalize_axis(self.ndim, dim))
+
+    def logsumexp(self, dim, keepdim=False):
+        """log sum exp(x) over ``dim``, computed stably (shifted by the max)."""
+        args = _ops.reduce_args(self.ndim, None, False, dim, keepdim)
+        return _ops.LogSumExp.apply(self._floating(), **args)
 
     def log_softmax(self, axis=-1, *, dim=None):
         axis = _ops.normalize_axis(self.ndim, dim if dim is not None else axis)
@@ -357,6 +409,31 @@ class Tensor:
     @property
     def T(self):
         return _ops.permute(self, tuple(reversed(range(self.ndim))))
+
+    def tril(self, diagonal=0):
+        """Zero the entries above the ``diagonal``-th diagonal of the last two dimensions."""
+        return _ops.triangle(self, diagonal, upper=False)
+
+    def triu(self, diagonal=0):
+        """Zero the entries below the ``diagonal``-th diagonal of the last two dimensions."""
+        return _ops.triangle(self, diagonal, upper=True)
+
+    def expand(self, *sizes):
+        """A view stretched to ``sizes`` (-1 keeps a size; new dims in front), as PyTorch."""
+        one = len(sizes) == 1 and not isinstance(sizes[0], int)    # expand((2, 3)), not (2, 3)
+        return _ops.expand(self, sizes[0] if one else sizes)
+
+    def gather(self, dim, index):
+        """out[i][j] = self[index[i][j]][j] for dim=0 (index: int64, self's number of dims)."""
+        return _ops.gather(self, dim, index)
+
+    def scatter_add(self, dim, index, src):
+        """A copy of self with out[index[i][j]][j] += src[i][j] for dim=0 (out-of-place)."""
+        return _ops.scatter_add(self, dim, index, src)
+
+    def masked_fill(self, mask, value):
+        """``value`` where the boolean ``mask`` (broadcastable) is True, else self."""
+        return _ops.masked_fill(self, mask, value)
 
     def __getitem__(self, index):
         return _ops.getitem(self, index)

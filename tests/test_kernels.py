@@ -116,15 +116,20 @@ def cross_entropy(draw):
     n, c = draw(st.integers(1, 5)), draw(st.integers(1, 6))
     spatial = draw(st.sampled_from([(), (3,)]))
     logits = _normal(rng, (n, c) + spatial, 4.0)
-    target = rng.integers(0, c, (n,) + spatial)
-    ignore = draw(st.booleans())
-    if ignore:
-        target.reshape(-1)[::2] = -100
+    if draw(st.booleans()):                                  # class probabilities (any sum)
+        target = rng.random((n, c) + spatial)
+    else:
+        target = rng.integers(0, c, (n,) + spatial)
+        if draw(st.booleans()):
+            target.reshape(-1)[::2] = -100
     reduction = draw(st.sampled_from(["mean", "sum", "none"]))
+    smoothing = draw(st.sampled_from([0.0, 0.1, 1.0]))
     rows = draw(st.sampled_from([1, 7, 1 << 18]))           # elements per block of rows
+    frozen = draw(st.sampled_from([(), ("t",)]))             # the probabilities' gradient or not
     return Problem({"x": logits, "t": target},
-                   lambda t: F.cross_entropy(t["x"], t["t"], reduction=reduction),
-                   {"autodiff.kernels.threads.SLICE_ELEMENTS": rows})
+                   lambda t: F.cross_entropy(t["x"], t["t"], reduction=reduction,
+                                             label_smoothing=smoothing),
+                   {"autodiff.kernels.threads.SLICE_ELEMENTS": rows}, frozen=frozen)
 
 
 @st.composite

@@ -10,6 +10,10 @@ Here it is written as its definition, -log_softmax(x)[arange(N), t].mean(), from
 (``log_softmax`` is stable for logits of any size: it shifts each row by its maximum), and the
 backward comes from theirs. ``autodiff/kernels/cross_entropy.py`` computes the same in one node
 whose backward is the formula above (``ad.use_kernels``).
+
+Two options, as PyTorch: ``label_smoothing`` eps mixes each target with the uniform distribution,
+loss_i = (1 - eps) (-log p_{i, t_i}) + eps mean_c(-log p_ic); and probability targets (a float
+target of the logits' shape), loss_i = -sum_c t_ic log p_ic (smoothed: t <- (1 - eps) t + eps/C).
 """
 from __future__ import annotations
 
@@ -100,23 +104,98 @@ class _Targets:
                          f"(0 .. {self.classes - 1})")
 
 
-def cross_entropy(input: Tensor, target, *, ignore_index: int = -100,
-                  reduction: str = "mean") -> Tensor:
-    """Cross-entropy between logits ``input`` (N, C) (or (C,), or (N, C, d1, ...)) and integer
-    class targets (N,) (or (), (N, d1, ...)): nll_loss(log_softmax(input, dim=1), target).
+class _ProbabilityTargets:
+    """A float target of the logits' shape, laid out like ``_Targets``: ``probs`` (rows, C)."""
 
-    reduction: "mean" (over targets not equal to ``ignore_index``), "sum" or "none" (a loss per
-    sample). A target outside [0, C) raises ValueError naming it, its position and C."""
+    def __init__(self, op: str, input: Tensor, target):
+        if not isinstance(target, Tensor):
+            home = backend.backend_of(input.data)
+            target = Tensor._make(target if backend.backend_of(target) is home
+                                  else home.from_host(backend.to_numpy(target)))
+        if tuple(target.shape) != tuple(input.shape):
+            raise ShapeError(f"{op}: a floating-point target holds class probabilities and must "
+                             f"have the logits' shape {input.shape}, got {target.shape}; for "
+                             f"class indices pass an integer target (.astype('int64'))")
+        if target.data.dtype != input.data.dtype:
+            target = target.astype(input.data.dtype)
+        classes = input.shape[1] if input.ndim >= 2 else input.shape[0]
+        if input.ndim == 1:
+            self.logits, self.probs = input.reshape(1, classes), target.reshape(1, classes)
+        elif input.ndim == 2:
+            self.logits, self.probs = input, target
+        else:
+            order = (0,) + tuple(range(2, input.ndim)) + (1,)
+            self.logits = input.permute(order).reshape(-1, classes)
+            self.probs = target.permute(order).reshape(-1, classes)
+        self.classes, self.count = classes, self.logits.shape[0]
+        self.shape = input.shape[:1] + input.shape[2:] if input.ndim >= 2 else ()
+
+
+def _is_probabilities(input: Tensor, target) -> bool:
+    """A float target holds probabilities, unless it has the shape of class indices (then
+    ``_Targets`` says that indices must be integers)."""
+    data = target.data if isinstance(target, Tensor) else target
+    if getattr(data, "dtype", None) is None:      # a list: floats mean probabilities
+        data = backend.np.asarray(data)
+    if data.dtype.kind != "f":
+        return False
+    index_shape = input.shape[:1] + input.shape[2:] if input.ndim >= 2 else ()
+    return tuple(data.shape) == input.shape or tuple(data.shape) != index_shape
+
+
+def cross_entropy(input: Tensor, target, *, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Cross-entropy between logits ``input`` (N, C) (or (C,), or (N, C, d1, ...)) and integer
+    class targets (N,) (or (), (N, d1, ...)): nll_loss(log_softmax(input, dim=1), target); or
+    class probabilities, a float target of the input's shape: -sum_c t_c log_softmax(x)_c.
+
+    reduction: "mean" (over targets not equal to ``ignore_index``; over all rows for
+    probabilities), "sum" or "none" (a loss per sample). ``label_smoothing`` eps in [0, 1]:
+    the target becomes (1 - eps) target + eps / C (ignored rows stay out). A target outside
+    [0, C) raises ValueError naming it, its position and C."""
     _check_reduction(reduction)
     if expect_tensor(input, "cross_entropy (logits)").dtype.kind != "f":
         raise TypeError(f"cross_entropy: the logits hold {input.dtype} numbers; they must be "
                         f"floating point (convert them with .float())")
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)) \
+            or not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be a number in [0, 1] (0: no "
+                         f"smoothing), got {label_smoothing!r}")
+    eps = float(label_smoothing)
+    if _is_probabilities(input, target):
+        return _soft_cross_entropy(input, _ProbabilityTargets("cross_entropy", input, target),
+                                   eps, reduction)
     t = _Targets("cross_entropy", input, target, ignore_index)
+    if eps:
+        return _soft_cross_entropy(input, t, eps, reduction)
     if kernels_enabled():
         from ..kernels.cross_entropy import cross_entropy as fused
         out = fused(t.logits, t.index, t.valid, t.count, reduction)
         return out.reshape(t.shape) if reduction == "none" else out
     return _negative_log_likelihood(t.logits.log_softmax(axis=1), t, reduction)
+
+
+def _soft_cross_entropy(input: Tensor, t, eps: float, reduction: str) -> Tensor:
+    """Cross-entropy with label smoothing and/or probability targets (``t`` a ``_Targets`` or a
+    ``_ProbabilityTargets``): the fused kernel, or the definition from primitives."""
+    probs = getattr(t, "probs", None)
+    if kernels_enabled():
+        from ..kernels.cross_entropy import soft_cross_entropy as fused
+        out = fused(t.logits, probs, getattr(t, "index", None), getattr(t, "valid", None),
+                    t.count, reduction, eps)
+        return out.reshape(t.shape) if reduction == "none" else out
+    log_p = t.logits.log_softmax(axis=1)
+    if probs is not None:                         # -sum_c ((1 - eps) t_c + eps / C) log p_c
+        target = probs * (1.0 - eps) + eps / t.classes if eps else probs
+        losses = -(target * log_p).sum(axis=1)
+    else:                                         # (1 - eps) nll + eps mean_c(-log p_c)
+        rows = backend.array_module(log_p.data).arange(log_p.shape[0])
+        losses = -log_p[rows, t.index] * (1.0 - eps) - log_p.sum(axis=1) * (eps / t.classes)
+        if t.valid is not None:
+            losses = losses * Tensor._make(t.valid)
+    if reduction == "mean":
+        return losses.sum() * (1.0 / t.count) if t.count else losses.sum() * float("nan")
+    return losses.reshape(t.shape) if reduction == "none" else losses.sum()
 
 
 def nll_loss(input: Tensor, target, *, ignore_index: int = -100,
@@ -164,14 +243,20 @@ def mse_loss(input: Tensor, target, *, reduction: str = "mean") -> Tensor:
 class CrossEntropyLoss(Module):
     """``loss_fn = CrossEntropyLoss(); loss = loss_fn(logits, targets)`` (see ``cross_entropy``)."""
 
-    def __init__(self, *, ignore_index: int = -100, reduction: str = "mean"):
+    def __init__(self, *, ignore_index: int = -100, reduction: str = "mean",
+                 label_smoothing: float = 0.0):
         super().__init__()
         _check_reduction(reduction)
+        if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)) \
+                or not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"CrossEntropyLoss: label_smoothing must be a number in [0, 1], "
+                             f"got {label_smoothing!r}")
         self.ignore_index, self.reduction = ignore_index, reduction
+        self.label_smoothing = label_smoothing
 
     def forward(self, input, target):
         return cross_entropy(input, target, ignore_index=self.ignore_index,
-                             reduction=self.reduction)
+                             reduction=self.reduction, label_smoothing=self.label_smoothing)
 
 
 class NLLLoss(Module):

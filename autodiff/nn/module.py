@@ -114,6 +114,26 @@ class Module:
     def eval(self) -> "Module":
         return self.train(False)
 
+    def double(self) -> "Module":
+        """Parameters and floating-point buffers in float64, in place (as PyTorch's); make the
+        optimizer afterwards: it holds the parameters' arrays."""
+        return self._cast("float64")
+
+    def float(self) -> "Module":  # noqa: A003 (PyTorch's name)
+        """Parameters and floating-point buffers in float32, in place."""
+        return self._cast("float32")
+
+    def _cast(self, dtype: str) -> "Module":
+        for p in self.parameters():
+            if p.data.dtype != dtype:
+                p.data, p.grad = p.data.astype(dtype), None
+        for m in self.modules():
+            for name in m._buffers:
+                value = getattr(m, name)
+                if value is not None and value.dtype.kind == "f":
+                    object.__setattr__(m, name, value.astype(dtype))
+        return self
+
     def zero_grad(self) -> None:
         for p in self.parameters():
             p.grad = None

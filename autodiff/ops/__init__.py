@@ -5,6 +5,8 @@ from .elementwise import (
                           Add,
                           Cast,
                           Clip,
+                          Clone,
+                          Cos,
                           Div,
                           Exp,
                           Log,
@@ -16,20 +18,25 @@ from .elementwise import (
                           ReLU,
                           RPow,
                           Sigmoid,
+                          Sin,
                           Sqrt,
                           Sub,
                           Tanh,
                           Where,
 )
-from .linalg import MatMul, matmul
-from .reduce import Max, Mean, Min, Sum
+from .einsum import Einsum, einsum
+from .indexing import Gather, MaskedFill, ScatterAdd, gather, masked_fill, scatter_add
+from .linalg import MatMul, Tril, Triu, matmul, triangle
+from .reduce import CumSum, LogSumExp, Max, Mean, Min, Std, Sum, Var, arg_reduce
 from .shape import (
+                          BroadcastTo,
                           Concatenate,
                           GetItem,
                           Permute,
                           Reshape,
                           Stack,
                           concatenate,
+                          expand,
                           getitem,
                           index_arrays,
                           permute,
@@ -42,4 +49,8 @@ __all__ = ["normalize_axis", "reduce_args", "unbroadcast", "Abs", "Add", "Cast",
            "Exp", "Log", "Maximum", "Minimum", "Mul", "Neg", "Pow", "ReLU", "RPow", "Sigmoid",
            "Sqrt", "Sub", "Tanh", "Where", "MatMul", "matmul", "Max", "Mean", "Min", "Sum",
            "Concatenate", "GetItem", "Permute", "Reshape", "Stack", "concatenate", "getitem",
-           "index_arrays", "permute", "reshape", "stack", "LogSoftmax", "Softmax"]
+           "index_arrays", "permute", "reshape", "stack", "LogSoftmax", "Softmax",
+           "Clone", "Cos", "Sin", "Einsum", "einsum", "Tril", "Triu", "triangle", "CumSum",
+           "LogSumExp", "Std", "Var", "arg_reduce",
+           "BroadcastTo", "expand", "Gather", "MaskedFill", "ScatterAdd", "gather",
+           "masked_fill", "scatter_add"]

@@ -282,3 +282,32 @@ class Cast(Function):          # y = x as another dtype;  dy/dx = 1, cast back
 
     def backward(self, g):
         return (g.astype(self.inputs[0].data.dtype),)
+
+
+class Sin(Function):           # y = sin x;  dy/dx = cos x
+    def forward(self, x):
+        self.x = x
+        return self.xp.sin(x)
+
+    def backward(self, g):
+        return (g * self.xp.cos(self.x),)
+
+
+class Cos(Function):           # y = cos x;  dy/dx = -sin x
+    def forward(self, x):
+        self.x = x
+        return self.xp.cos(x)
+
+    def backward(self, g):
+        return (-g * self.xp.sin(self.x),)
+
+
+class Clone(Function):         # y = x (a copy of the data);  dy/dx = 1
+    """A copy that stays in the graph: changing the clone in place leaves the original alone."""
+    saved_inputs = ()
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, g):
+        return (g,)

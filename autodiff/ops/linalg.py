@@ -6,6 +6,8 @@ dimensions that broadcasting stretched are summed back. A 1-d A is treated as a 
 """
 from __future__ import annotations
 
+import numbers
+
 from ..errors import ShapeError
 from ..function import Function
 from ._util import broadcast_shape, unbroadcast
@@ -49,3 +51,37 @@ def matmul(a, b):
     if len(sa) > 2 and len(sb) > 2:
         broadcast_shape("matmul (batch dimensions)", sa[:-2], sb[:-2])
     return MatMul.apply(a, b)
+
+
+class Tril(Function):          # y = x where col - row <= k, else 0;  dy/dx = the same mask
+    """Lower triangle of the last two dimensions: entries on and below the ``diagonal``-th
+    diagonal (0 the main one, > 0 above it, < 0 below it). ``Triu`` keeps those on and above."""
+    saved_inputs = ()               # a mask of its own
+    upper = False
+
+    def __init__(self, diagonal):
+        self.diagonal = diagonal
+
+    def forward(self, x):
+        xp = self.xp
+        offset = xp.arange(x.shape[-1])[None, :] - xp.arange(x.shape[-2])[:, None]
+        self.keep = offset >= self.diagonal if self.upper else offset <= self.diagonal
+        return xp.where(self.keep, x, xp.zeros((), dtype=x.dtype))
+
+    def backward(self, g):
+        return (self.xp.where(self.keep, g, self.xp.zeros((), dtype=g.dtype)),)
+
+
+class Triu(Tril):              # y = x where col - row >= k, else 0;  dy/dx = the same mask
+    upper = True
+
+
+def triangle(x, diagonal, upper: bool):
+    name = "triu" if upper else "tril"
+    if x.data.ndim < 2:
+        raise ShapeError(f"{name}: needs a tensor with at least 2 dimensions (it works on the "
+                         f"last two), got shape {x.data.shape}")
+    if isinstance(diagonal, bool) or not isinstance(diagonal, numbers.Integral):
+        raise TypeError(f"{name}: diagonal must be an int (0 the main diagonal, 1 the one above, "
+                        f"-1 the one below), got {diagonal!r}")
+    return (Triu if upper else Tril).apply(x, diagonal=int(diagonal))

@@ -2,10 +2,12 @@
 reshape it, permute it back, scatter it to where the entries came from, split it."""
 from __future__ import annotations
 
+import operator
+
 from .. import backend
 from ..errors import ShapeError
 from ..function import Function
-from ._util import normalize_axis
+from ._util import normalize_axis, unbroadcast
 
 
 class Reshape(Function):
@@ -58,6 +60,52 @@ def permute(x, dims):
         raise ShapeError(f"permute: {tuple(dims)} is not an ordering of the {x.ndim} dimensions "
                          f"of a tensor of shape {x.shape}")
     return Permute.apply(x, dims=dims)
+
+
+class BroadcastTo(Function):  # y = x stretched to a shape;  dy/dx: g summed over stretched dims
+    """A read-only view (stride 0 along the stretched dims), as PyTorch's expand: each entry of
+    x feeds every copy, so its gradient is the sum of theirs."""
+
+    saved_inputs, returns_view = (), True
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        return self.xp.broadcast_to(x, self.shape)
+
+    def backward(self, g):
+        return (unbroadcast(g, self.inputs[0].data.shape),)
+
+
+def expand(x, sizes):
+    """PyTorch's ``x.expand(*sizes)``: -1 keeps a size; new dims may be added in front only."""
+    try:
+        sizes = tuple(operator.index(n) for n in sizes)
+    except TypeError:
+        raise TypeError(f"expand: sizes must be integers (-1 keeps a size), "
+                        f"got {tuple(sizes)}") from None
+    lead = len(sizes) - x.ndim
+    if lead < 0:
+        raise ShapeError(f"expand: cannot expand a tensor of shape {x.shape} to {sizes}: give "
+                         f"at least {x.ndim} sizes (new dimensions go in front)")
+    shape = []
+    for i, n in enumerate(sizes):
+        have, why = (x.shape[i - lead] if i >= lead else None), None
+        if have is None and n < 0:
+            why = f"the new leading dimension {i} needs a size >= 0 (-1 only keeps a size)"
+        elif have is not None:
+            n = have if n == -1 else n
+            if n < 0:
+                why = f"size {n} at dimension {i} is negative"
+            elif have not in (1, n):
+                why = (f"dimension {i} has size {have}, which cannot become {n}; only dimensions "
+                       f"of size 1 expand (-1 keeps a size)")
+        if why:
+            raise ShapeError(f"expand: cannot expand a tensor of shape {x.shape} to {sizes}: "
+                             f"{why}")
+        shape.append(n)
+    return BroadcastTo.apply(x, shape=tuple(shape))
 
 
 _BASIC = (int, slice, type(None), type(Ellipsis))
