@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 _NAMES = {
     "Optimizer": "optimizers", "DECAY_MODES": "optimizers", "SGD": "optimizers",
     "SGDNormalized": "optimizers", "SGDClipGrad": "optimizers", "SGDClipMomentum": "optimizers",
-    "AdaGrad": "optimizers", "Adam": "optimizers", "AdamW": "optimizers",
+    "AdaGrad": "optimizers", "RMSprop": "optimizers", "Adam": "optimizers", "AdamW": "optimizers",
     "AdamProx": "optimizers", "Lion": "optimizers", "GeneralizedSignSGD": "optimizers",
     "SignSGD": "optimizers", "PreconditionedGD": "optimizers", "Point": "optimizers",
     "LRScheduler": "schedules",

@@ -33,11 +33,15 @@ def grads_at(ws, t):
     return [h * w + b for h, w, b in zip(CURV, ws, SHIFTS[t - 1])]
 
 
-def reference_run(direction, lr, lam, mode, steps=STEPS, w0=W0, grads=grads_at):
-    """Iterates w_1..w_steps of the equations; ``direction(gs, state, t)`` gives u_t per param."""
+def reference_run(direction, lr, lam, mode, steps=STEPS, w0=W0, grads=grads_at,
+                  maximize=False):
+    """Iterates w_1..w_steps of the equations; ``direction(gs, state, t)`` gives u_t per param
+    (``maximize``: ascend, g_t <- -g_t before everything)."""
     ws, state, out = [w.copy() for w in w0], {}, []
     for t in range(1, steps + 1):
         gs = grads(ws, t)
+        if maximize:
+            gs = [-g for g in gs]
         if mode == "l2":
             gs = [g + lam * w for g, w in zip(gs, ws)]
         us = direction(gs, state, t)

@@ -20,8 +20,9 @@ class AdaGrad(Optimizer):
         s_t = s_{t-1} + g_t^2          x_{t+1} = x_t - eta g_t / (eps + sqrt(s_t))
 
     Args: lr (eta, default 0.01), eps (default 1e-10, outside the square root), weight decay as
-    in ``Optimizer``. Scale-free when eps = 0 and weight_decay_mode is not "l2" (or lambda = 0).
-    PyTorch: ``torch.optim.Adagrad(lr, eps=1e-10)`` with lr_decay = 0 and
+    in ``Optimizer``, maximize (default False: ascend, g_t <- -g_t before everything).
+    Scale-free when eps = 0 and weight_decay_mode is not "l2" (or lambda = 0). PyTorch:
+    ``torch.optim.Adagrad(lr, eps=1e-10, maximize)`` with lr_decay = 0 and
     initial_accumulator_value = 0 is the same update; optax: ``optax.adagrad`` starts its
     accumulator at 0.1 and puts eps inside the square root.
 
@@ -33,9 +34,10 @@ class AdaGrad(Optimizer):
         tensor([ 0.9, -1.9], requires_grad=True)
     """
 
-    def __init__(self, params, lr=0.01, eps=1e-10, weight_decay=0.0, weight_decay_mode="l2"):
+    def __init__(self, params, lr=0.01, eps=1e-10, weight_decay=0.0, weight_decay_mode="l2",
+                 maximize=False):
         super().__init__(params, dict(lr=lr, eps=eps, weight_decay=weight_decay,
-                                      weight_decay_mode=weight_decay_mode))
+                                      weight_decay_mode=weight_decay_mode, maximize=maximize))
 
     def check_hyperparameters(self, group):
         check_nonnegative(group, "eps")

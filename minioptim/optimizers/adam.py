@@ -4,6 +4,7 @@ r"""Adam, AdamW and AdamProx: one algorithm in the three weight-decay modes.
     v_t = beta2 v_{t-1} + (1 - beta2) g_t^2               (v_0 = 0)
     m_hat_t = m_t / (1 - beta1^t),  v_hat_t = v_t / (1 - beta2^t)   (bias correction; optional)
     u_t = m_hat_t / (sqrt(v_hat_t) + eps)
+    AMSGrad   v_max_t = max(v_max_{t-1}, v_t),  v_hat_t = v_max_t / (1 - beta2^t)     (optional)
     Adam      g_t <- g_t + lambda w_{t-1};  w_t = w_{t-1} - eta u_t                ("l2")
     AdamW     w_t = w_{t-1} - eta (lambda w_{t-1} + u_t)                            ("decoupled")
     AdamProx  w_t = (w_{t-1} - eta u_t) / (1 + eta lambda)                          ("proximal")
@@ -15,12 +16,14 @@ Multiplying coordinate i of every gradient by c > 0 multiplies m_t,i by c and sq
 so u_t does not change: Adam is scale-free (exactly for eps = 0). Adam with an L2 term is not:
 the added lambda w is not scaled with the gradient. AdamW and AdamProx are; AdamW is the
 first-order expansion of AdamProx in eta lambda, and AdamProx never flips the sign of w.
+AMSGrad (Reddi et al., 2018) keeps the largest v_t seen, so a coordinate's step size
+eta / (sqrt(v_hat_t) + eps) can only shrink (up to bias correction); it stays scale-free.
 """
 from __future__ import annotations
 
 from autodiff import backend
 
-from .base import Optimizer, check_betas, check_nonnegative, safe_divide
+from .base import Optimizer, check_betas, check_flag, check_nonnegative, safe_divide
 
 
 class Adam(Optimizer):
@@ -36,7 +39,10 @@ class Adam(Optimizer):
         weight_decay (lambda, default 0), weight_decay_mode ("l2" for Adam; AdamW and AdamProx
         are this class with "decoupled" and "proximal"),
         bias_correction (default True): divide m_t by 1 - beta1^t and v_t by 1 - beta2^t, as
-        Kingma & Ba and PyTorch do; False follows the talk's slide literally.
+        Kingma & Ba and PyTorch do; False follows the talk's slide literally,
+        amsgrad (default False): v_max_t = max(v_max_{t-1}, v_t) replaces v_t in v_hat_t, as
+        PyTorch's amsgrad (state ``max_exp_avg_sq``, PyTorch's name),
+        maximize (default False): ascend, g_t <- -g_t before everything, as PyTorch.
 
     Scale-free with eps = 0 unless weight_decay > 0 in "l2" mode. PyTorch: ``torch.optim.Adam``
     (same defaults; its weight_decay is this "l2" mode); optax: ``optax.adam`` (eps outside the
@@ -51,15 +57,16 @@ class Adam(Optimizer):
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 weight_decay_mode=None, bias_correction=True):
+                 weight_decay_mode=None, bias_correction=True, amsgrad=False, maximize=False):
         super().__init__(params, dict(
             lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
             weight_decay_mode=weight_decay_mode or self.default_decay_mode,
-            bias_correction=bias_correction))
+            bias_correction=bias_correction, amsgrad=amsgrad, maximize=maximize))
 
     def check_hyperparameters(self, group):
         check_betas(group)
         check_nonnegative(group, "eps")
+        check_flag(group, "amsgrad")
 
     def update(self, w, g, state, group):
         xp, eta, eps = backend.array_module(g), group["lr"], group["eps"]
@@ -67,6 +74,8 @@ class Adam(Optimizer):
         t = state["step"] = state.get("step", 0) + 1
         m = state["m"] = b1 * state.get("m", 0) + (1 - b1) * g        # m_t
         v = state["v"] = b2 * state.get("v", 0) + (1 - b2) * g * g    # v_t
+        if group["amsgrad"]:                                           # v_t <- v_max_t
+            v = state["max_exp_avg_sq"] = xp.maximum(state.get("max_exp_avg_sq", 0), v)
         if group["bias_correction"]:
             m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)        # m_hat_t, v_hat_t
         else:
@@ -81,9 +90,9 @@ class AdamW(Adam):
 
         w_t = w_{t-1} - eta (lambda w_{t-1} + m_t / (sqrt(v_t) + eps)).
 
-    Same arguments as ``Adam``; weight_decay defaults to 0.01 as in PyTorch's ``AdamW``
-    (``optax.adamw`` uses 1e-4 and multiplies lambda by the schedule's eta the same way).
-    Scale-free with eps = 0.
+    Same arguments as ``Adam`` (amsgrad and maximize too); weight_decay defaults to 0.01 as in
+    PyTorch's ``AdamW`` (``optax.adamw`` uses 1e-4 and multiplies lambda by the schedule's eta
+    the same way). Scale-free with eps = 0.
 
     Example:
         >>> x = ad.Tensor([1.0, -2.0], requires_grad=True)
@@ -96,8 +105,9 @@ class AdamW(Adam):
     default_decay_mode = "decoupled"
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01,
-                 weight_decay_mode=None, bias_correction=True):
-        super().__init__(params, lr, betas, eps, weight_decay, weight_decay_mode, bias_correction)
+                 weight_decay_mode=None, bias_correction=True, amsgrad=False, maximize=False):
+        super().__init__(params, lr, betas, eps, weight_decay, weight_decay_mode, bias_correction,
+                         amsgrad, maximize)
 
 
 class AdamProx(AdamW):

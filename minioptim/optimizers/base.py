@@ -22,6 +22,10 @@ A parameter is any object with ``.data`` (an array of the active backend, update
 ``.grad`` (an array or None), so the same optimizer runs on a 2-d quadratic and on a ResNet.
 As in PyTorch, a parameter without a gradient is skipped by ``step`` (not even decayed), and
 step counts (for bias correction) are kept per parameter.
+
+An optimizer that takes ``maximize`` (SGD, AdaGrad, RMSprop, Adam and its family) ascends: as in
+PyTorch, ``gradients()`` hands out g_t <- -g_t before anything else (before the "l2" term too),
+so maximizing f takes exactly the steps of minimizing -f.
 """
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ import numbers
 from autodiff import backend
 
 DECAY_MODES = ("l2", "decoupled", "proximal")
+LATER_FLAGS = ("maximize", "amsgrad")
 
 
 class Point:
@@ -101,6 +106,8 @@ class Optimizer:
     def _check(self, group: dict) -> None:
         check_nonnegative(group, "lr")
         check_nonnegative(group, "weight_decay")
+        if "maximize" in group:
+            check_flag(group, "maximize")
         if group["weight_decay_mode"] not in DECAY_MODES:
             raise ValueError(f"weight_decay_mode must be one of {', '.join(DECAY_MODES)}, "
                              f"got {group['weight_decay_mode']!r}")
@@ -121,10 +128,11 @@ class Optimizer:
             self.update(p.data, g, state, group)
 
     def gradients(self):
-        """(parameter, g_t, state, group) for every parameter that has a gradient, g_t with the
-        "l2" term added when that is the group's decay mode. Every parameter it hands out is
-        about to change in place: a tensor's version count records it (a graph built before
-        the step then refuses its backward instead of using the changed weights)."""
+        """(parameter, g_t, state, group) for every parameter that has a gradient, g_t negated
+        when the group maximizes, then with the "l2" term added when that is its decay mode.
+        Every parameter it hands out is about to change in place: a tensor's version count
+        records it (a graph built before the step then refuses its backward instead of using
+        the changed weights)."""
         stepped = []
         for group in self.param_groups:
             lam, mode = group["weight_decay"], group["weight_decay_mode"]
@@ -135,6 +143,8 @@ class Optimizer:
                 if type(g) is not type(p.data) or g.shape != p.data.shape \
                         or g.dtype.kind != "f":
                     _refuse_gradient(self, p, g)
+                if group.get("maximize"):
+                    g = -g                                    # ascend f: descend -f
                 if lam and mode == "l2":
                     g = g + lam * p.data                      # g_t <- g_t + lambda w_{t-1}
                 stepped.append(p)
@@ -203,6 +213,11 @@ class Optimizer:
                              f"has {len(self.param_groups)}")
         params, new_groups = [], []
         for k, (saved, mine) in enumerate(zip(groups, self.param_groups)):
+            if isinstance(saved, dict):
+                # flags added after checkpoints existed: a state dict without one was saved
+                # when that flag could only be off
+                saved = {**{f: False for f in LATER_FLAGS if f in mine and f not in saved},
+                         **saved}
             if not isinstance(saved, dict) or set(saved) != set(mine):
                 diff = sorted(set(saved) ^ set(mine)) if isinstance(saved, dict) else ["params"]
                 raise ValueError(f"parameter group {k} of the state dict has other "
@@ -292,6 +307,11 @@ def check_in_unit_interval(group: dict, key: str) -> None:
     value = group[key]
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
         raise ValueError(f"{key} must be a number in [0, 1), got {value!r}")
+
+
+def check_flag(group: dict, key: str) -> None:
+    if not isinstance(group[key], bool):
+        raise TypeError(f"{key} must be True or False, got {group[key]!r}")
 
 
 def check_nonnegative(group: dict, key: str) -> None:

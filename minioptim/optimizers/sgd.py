@@ -70,6 +70,7 @@ class SGD(Optimizer):
         nesterov: step along the look-ahead beta m_t + g_t (PyTorch's Nesterov; with the talk's
             form, beta m_t + (1 - beta) g_t).
         weight_decay (lambda), weight_decay_mode: see ``Optimizer`` ("l2" by default, as PyTorch).
+        maximize (default False): ascend, g_t <- -g_t before everything, as PyTorch.
 
     Not scale-free. PyTorch: ``torch.optim.SGD(lr, momentum, dampening, nesterov)`` takes the
     same steps as ``SGD(lr, momentum, dampening=...)`` here with the same numbers (PyTorch's
@@ -84,10 +85,10 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params, lr=0.01, momentum=0.0, dampening=None, nesterov=False,
-                 weight_decay=0.0, weight_decay_mode="l2"):
+                 weight_decay=0.0, weight_decay_mode="l2", maximize=False):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       nesterov=nesterov, weight_decay=weight_decay,
-                                      weight_decay_mode=weight_decay_mode))
+                                      weight_decay_mode=weight_decay_mode, maximize=maximize))
 
     def check_hyperparameters(self, group):
         _check_momentum(group)
