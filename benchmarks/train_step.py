@@ -1,6 +1,7 @@
 """Time a full training step and its peak memory, minioptim next to PyTorch CPU.
 
-    python benchmarks/train_step.py [--workload resnet20|lstm|all] [--steps 6] [--rounds 5]
+    python benchmarks/train_step.py [--workload resnet20|lstm|transformer|all] [--steps 6]
+                                    [--rounds 5]
     python benchmarks/train_step.py --reference          # also the reference path (no kernels)
     python benchmarks/train_step.py --load 4             # four busy processes beside it: the
                                                          # default thread setting against one thread
@@ -10,9 +11,10 @@ set from just before the first step to its high-water mark) is not mixed up betw
 variants alternate, round after round, and each round gives a ratio of medians, so the ratios
 compare runs made at the same moment (these machines are shared and noisy: never compare
 absolute times across runs). Targets on a quiet 2-core CPU, kernels on: ResNet-20 at most 1.5x
-PyTorch's time, the LSTM LM at most 1.0x, peak memory at most 1.5x; under load (``--load 4``)
-the default threads at most 1.25x the time of one thread. The reference path
-(``MINIOPTIM_KERNELS=0``) is timed for information: it is for reading, not for speed.
+PyTorch's time, the LSTM LM at most 1.0x, the Transformer at most 1.5x, peak memory at most
+1.5x; under load (``--load 4``) the default threads at most 1.25x the time of one thread. The
+reference path (``MINIOPTIM_KERNELS=0``) is timed for information: it is for reading, not for
+speed.
 
 The machine's load is printed first; a warning says when it is not quiet, because under load
 PyTorch loses more than minioptim and the ratios flatter minioptim.
@@ -135,7 +137,8 @@ def main(argv=None) -> int:
         return 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--workload", default="all", choices=["all", "resnet20", "lstm"])
+    p.add_argument("--workload", default="all", choices=["all", "resnet20", "lstm",
+                                                          "transformer"])
     p.add_argument("--steps", type=int, default=6)
     p.add_argument("--rounds", type=int, default=5, help="alternations of the variants")
     p.add_argument("--threads", type=int, default=cores, help="threads of both frameworks")
@@ -145,7 +148,8 @@ def main(argv=None) -> int:
                    help="run N busy processes beside it and compare the default thread setting "
                         "with one thread")
     args = p.parse_args(argv)
-    workloads = ["resnet20", "lstm"] if args.workload == "all" else [args.workload]
+    workloads = ["resnet20", "lstm", "transformer"] if args.workload == "all" \
+        else [args.workload]
     report_machine(cores)
     if args.load:
         procs = start_load(args.load)

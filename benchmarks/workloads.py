@@ -6,6 +6,10 @@ forward, loss, backward, optimizer step (SGD with momentum 0.9, as in the talk's
     resnet20  ResNet-20 (with batch norm), batch 128 of 3x32x32 images, 10 classes
     lstm      2-layer LSTM language model, vocab 10,000, embedding 200, hidden 200,
               bptt 35, batch 20, truncated BPTT (the state carried and detached)
+    transformer  encoder-decoder Transformer (translation), d_model 128, 4 heads, 2 + 2
+              pre-norm layers, feed-forward 512, dropout 0.1, sequences of 32 tokens, batch 32,
+              vocabularies of 1,000 (PyTorch: embeddings + nn.Transformer + a Linear, the same
+              sizes)
 """
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ import numpy as np
 SIZES = {
     "resnet20": dict(batch=128, channels=3, height=32, width=32, classes=10),
     "lstm": dict(vocab=10_000, embedding=200, hidden=200, layers=2, bptt=35, batch=20),
+    "transformer": dict(vocab=1000, d_model=128, heads=4, layers=2, feedforward=512, seq=32,
+                        batch=32, dropout=0.1),
 }
 
 
@@ -24,6 +30,10 @@ def data(workload: str, seed: int = 0):
         x = rng.standard_normal((s["batch"], s["channels"], s["height"], s["width"]))
         y = rng.integers(0, s["classes"], s["batch"])
         return x.astype(np.float32), y.astype(np.int64)
+    if workload == "transformer":          # (source, target): the target shifted by one
+        src = rng.integers(0, s["vocab"], (s["seq"], s["batch"]))
+        tgt = rng.integers(0, s["vocab"], (s["seq"] + 1, s["batch"]))
+        return src.astype(np.int64), tgt.astype(np.int64)
     tokens = rng.integers(0, s["vocab"], (s["bptt"] + 1, s["batch"]))
     return tokens[:-1].astype(np.int64), tokens[1:].astype(np.int64)
 
@@ -50,6 +60,21 @@ def minioptim_step(workload: str):
             return loss.item()
         return step
     s = SIZES[workload]
+    if workload == "transformer":
+        from minioptim.models import Seq2SeqTransformer
+        model = Seq2SeqTransformer(s["vocab"], s["vocab"], s["d_model"], s["heads"], s["layers"],
+                                   s["layers"], s["feedforward"], s["dropout"])
+        opt = mo.SGD(model.parameters(), lr=0.1, momentum=0.9, dampening=0)
+        tgt_in, tgt_out = ad.Tensor(y_host[:-1]), ad.Tensor(y_host[1:].reshape(-1))
+
+        def step():
+            opt.zero_grad()
+            logits = model(x, tgt_in)
+            loss = F.cross_entropy(logits.reshape(-1, s["vocab"]), tgt_out)
+            loss.backward()
+            opt.step()
+            return loss.item()
+        return step
     model = LSTMLanguageModel(s["vocab"], s["embedding"], s["hidden"], s["layers"])
     opt = mo.SGD(model.parameters(), lr=1.0, momentum=0.9, dampening=0)
     state = [model.init_state(s["batch"])]
@@ -86,6 +111,8 @@ def torch_step(workload: str):
             return loss.item()
         return step
     s = SIZES[workload]
+    if workload == "transformer":
+        return _torch_transformer_step(torch, tnn, tF, s, x, y)
 
     class LM(tnn.Module):
         def __init__(self):
@@ -153,3 +180,46 @@ def _torch_resnet20(tnn, tF):
             return self.linear(out.mean(dim=(2, 3)))
 
     return Net()
+
+
+def _torch_transformer_step(torch, tnn, tF, s, src, tgt):
+    """minioptim.models.Seq2SeqTransformer in PyTorch: embeddings * sqrt(d) + sinusoidal
+    positions, nn.Transformer (pre-norm, with its final norms), a Linear generator."""
+    import math
+
+    d, v = s["d_model"], s["vocab"]
+    pos = torch.arange(512, dtype=torch.float64)[:, None]
+    freq = torch.exp(torch.arange(0, d, 2, dtype=torch.float64) * (-math.log(10000.0) / d))
+    pe = torch.zeros(512, d, dtype=torch.float64)
+    pe[:, 0::2], pe[:, 1::2] = torch.sin(pos * freq), torch.cos(pos * freq)
+    pe = pe.float()
+
+    class Seq2Seq(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.src_embed, self.tgt_embed = tnn.Embedding(v, d), tnn.Embedding(v, d)
+            self.drop = tnn.Dropout(s["dropout"])
+            self.transformer = tnn.Transformer(d, s["heads"], s["layers"], s["layers"],
+                                               s["feedforward"], s["dropout"], norm_first=True)
+            self.generator = tnn.Linear(d, v)
+
+        def embed(self, emb, tokens):
+            return self.drop(emb(tokens) * math.sqrt(d) + pe[:tokens.shape[0], None])
+
+        def forward(self, src, tgt_in):
+            mask = tnn.Transformer.generate_square_subsequent_mask(tgt_in.shape[0])
+            out = self.transformer(self.embed(self.src_embed, src),
+                                   self.embed(self.tgt_embed, tgt_in), tgt_mask=mask)
+            return self.generator(out)
+
+    model = Seq2Seq()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    tgt_in, tgt_out = tgt[:-1], tgt[1:].reshape(-1)
+
+    def step():
+        opt.zero_grad()
+        loss = tF.cross_entropy(model(src, tgt_in).reshape(-1, v), tgt_out)
+        loss.backward()
+        opt.step()
+        return loss.item()
+    return step

@@ -217,9 +217,10 @@ def test_digits_load_offline_with_a_fixed_split(monkeypatch):
 
 
 def test_registry_names_and_errors():
-    assert data.names() == ["digits", "cifar10", "pydoc", "ptb"]
+    assert data.names() == ["digits", "cifar10", "pydoc", "ptb", "synthetic-translation",
+                            "multi30k"]
     assert data.names(kind="image") == ["digits", "cifar10"]
-    assert data.names(offline=True) == ["digits", "pydoc"]
+    assert data.names(offline=True) == ["digits", "pydoc", "synthetic-translation"]
     assert data.info("CIFAR10").kind == "image"
     with pytest.raises(ValueError, match="digits"):
         data.load("mnist")

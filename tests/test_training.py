@@ -27,6 +27,11 @@ TEXT = dict(model="lstm", dataset="pydoc", optimizer="adam", lr=3e-3, epochs=2, 
             log_steps=True)
 
 AWD = dict(TEXT, model="awd-lstm", layers=2, tie_weights=True, weight_drop=0.3)
+TRANSFORMER = dict(TEXT, model="transformer", embedding=16, hidden=32, heads=2, dropout=0.1)
+TRANSLATION = dict(model="transformer", dataset="synthetic-translation", optimizer="adam",
+                   lr=3e-3, epochs=2, batch_size=16, embedding=16, hidden=32, heads=2, layers=1,
+                   dropout=0.1, label_smoothing=0.1, train_batches=6, eval_batches=3,
+                   eval_split="valid", log_steps=True)
 
 
 class StopAt(Callback):
@@ -144,6 +149,72 @@ def test_the_awd_lstm_trains_with_its_regularizers_in_the_loss(tmp_path):
         with_reg.final["test_loss"]))
 
 
+def test_the_transformer_language_model_trains_from_the_trainer(tmp_path):
+    result = _run(tmp_path, dict(TRANSFORMER, epochs=2, variable_bptt=False, schedule="constant",
+                                 warmup=0, train_batches=10))
+    model = result.model
+    assert type(model).__name__ == "TransformerLanguageModel" and model.d_model == 16
+    assert model.layers[0].self_attn.num_heads == 2
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    with pytest.raises(ValueError, match="d_model, 16.*divisible by heads \\(--heads\\) \\(3\\)"):
+        _run(tmp_path / "bad", dict(TRANSFORMER, heads=3))
+
+
+def test_the_transformer_translates_from_the_trainer(tmp_path):
+    """On translation pairs ``--model transformer`` is the encoder-decoder; the loss counts real
+    target tokens only (padding ignored), and its evaluation is per-token cross-entropy."""
+    from minioptim.data.translation import synthetic_translation
+    result = _run(tmp_path, dict(TRANSLATION, epochs=3, train_batches=20, label_smoothing=0.0))
+    model = result.model
+    assert type(model).__name__ == "Seq2SeqTransformer" and model.pad_index == 0
+    assert result.history[-1]["valid_loss"] < result.history[0]["valid_loss"]
+    row = result.final
+    assert row["valid_perplexity"] == pytest.approx(math.exp(row["valid_loss"]))
+    # the evaluation, recomputed here: sum of token losses over non-padding targets
+    data = synthetic_translation()
+    total, count = 0.0, 0
+    model.eval()
+    with ad.no_grad():
+        for src, tgt in list(data.batches("valid", 16, shuffle=False))[:3]:
+            logits = model(ad.Tensor(src), ad.Tensor(tgt[:-1]))
+            y = tgt[1:].reshape(-1)
+            keep = y != data.pad_id
+            logp = ad.backend.to_numpy(logits.reshape(-1, logits.shape[-1]).log_softmax(1).data)
+            total -= logp[np.arange(len(y)), y][keep].sum()
+            count += int(keep.sum())
+    assert row["valid_loss"] == pytest.approx(total / count, rel=1e-4)
+
+
+@pytest.mark.parametrize("settings", [IMAGE, TRANSFORMER], ids=["image", "text"])
+def test_label_smoothing_is_the_training_loss_and_not_the_evaluation_loss(tmp_path, settings):
+    """At the first step the trainer's loss is the smoothed cross-entropy of the batch, computed
+    here from the same weights; the evaluation is plain cross-entropy (perplexity = exp)."""
+    seen = []
+
+    class Check(Callback):
+        def after_backward(self, trainer, batch):
+            x, y = batch
+            with ad.no_grad():
+                logits = trainer.model(x, trainer.task.initial_carry(trainer.model))[0] \
+                    if settings is TRANSFORMER else trainer.model(x)
+                logits, y = logits.reshape(-1, logits.shape[-1]), y.reshape(-1)
+                seen.append((float(trainer.last_loss),
+                             F.cross_entropy(logits, y, label_smoothing=0.2).item(),
+                             F.cross_entropy(logits, y).item()))
+
+    result = _run(tmp_path, dict(settings, epochs=1, train_batches=1, label_smoothing=0.2,
+                                 schedule="constant", warmup=0, variable_bptt=False,
+                                 dropout=0.0 if settings is TRANSFORMER else None),
+                  callbacks=[Check()])
+    loss, smoothed, plain = seen[0]
+    assert loss == pytest.approx(smoothed, rel=1e-5) and abs(smoothed - plain) > 1e-3
+    if settings is TRANSFORMER:
+        assert result.final["test_perplexity"] == pytest.approx(math.exp(
+            result.final["test_loss"]))
+    with pytest.raises(ValueError, match="label_smoothing .* must be a finite number >= 0"):
+        TrainConfig(**dict(settings, label_smoothing=1.5))
+
+
 def test_a_language_model_reports_perplexity_and_can_evaluate_on_valid(tmp_path):
     result = _run(tmp_path, dict(TEXT, eval_split="valid", epochs=1))
     row = result.final
@@ -153,9 +224,10 @@ def test_a_language_model_reports_perplexity_and_can_evaluate_on_valid(tmp_path)
 
 # -- exact resume --------------------------------------------------------------------------------
 @pytest.mark.parametrize("settings, stop", [(IMAGE, 3), (IMAGE, 5), (TEXT, 4), (TEXT, 8),
-                                             (AWD, 4)],
+                                             (AWD, 4), (TRANSFORMER, 4), (TRANSLATION, 8)],
                          ids=["image-mid-epoch", "image-epoch-end", "text-mid-epoch",
-                              "text-second-epoch", "awd-lstm-mid-epoch"])
+                              "text-second-epoch", "awd-lstm-mid-epoch",
+                              "transformer-mid-epoch", "translation-second-epoch"])
 def test_a_stopped_and_resumed_run_ends_bit_identical(tmp_path, settings, stop):
     straight = _run(tmp_path / "straight", settings)
     first = _run(tmp_path / "resumed", settings, callbacks=[StopAt(stop)])
@@ -243,7 +315,8 @@ def test_an_output_folder_under_a_file_is_refused(tmp_path):
     (dict(optimizer="preconditionedgd"), "lessons' quadratics"),
     (dict(model="resnet10"), "depth 6n \\+ 2"),
     (dict(model="lstm"), "trains on text data"),
-    (dict(model="transformer"), "unknown model"),
+    (dict(model="transformer"), "trains on text or translation data.*synthetic-translation"),
+    (dict(model="vit"), "unknown model 'vit'.*lstm, awd-lstm or transformer"),
     (dict(weight_drop=0.5), "belong to the awd-lstm model, not resnet8"),
     (dict(dropout=0.5), "dropout \\(--dropout\\) belongs to the language models"),
     (dict(schedule="cosine", warmup=100), "warmup .* is 100 steps but the run has 10"),

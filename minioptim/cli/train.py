@@ -29,13 +29,16 @@ def register(sub) -> None:
                     "backend), metrics.csv (one row per epoch), curves.png, checkpoint.npz "
                     "(after every epoch; no pickle) and, with --log-steps, steps.csv. Ctrl-C "
                     "stops after the current step and writes a checkpoint; --resume DIR continues "
-                    "exactly (the same numbers as a run made in one go). Datasets: digits and "
-                    "pydoc ship with minioptim (offline); cifar10 and ptb are downloaded on first "
-                    "use.")
+                    "exactly (the same numbers as a run made in one go). Datasets: digits, pydoc "
+                    "and synthetic-translation ship with minioptim (offline); cifar10, ptb and "
+                    "multi30k are downloaded on first use.")
     what = p.add_argument_group("model and data")
     what.add_argument("--model", default=_G,
                       help=f"resnet<6n+2> (resnet20, resnet32, resnet44, resnet56, resnet110, "
-                           f"...) or lstm (default {_default('model')})")
+                           f"...), lstm, awd-lstm or transformer (a decoder-only language "
+                           f"model on text, an encoder-decoder on translation pairs; "
+                           f"--embedding is d_model, --hidden the feed-forward width, --layers "
+                           f"the layers of each stack) (default {_default('model')})")
     what.add_argument("--dataset", default=_G, metavar="NAME",
                       help=f"one of {', '.join(DATASET_NAMES)} (default {_default('dataset')})")
     what.add_argument("--no-batch-norm", dest="batch_norm", action="store_false", default=_G,
@@ -48,9 +51,11 @@ def register(sub) -> None:
                       help=f"LSTM embedding size (default {_default('embedding')})")
     what.add_argument("--hidden", type=integer(1), default=_G, metavar="N",
                       help=f"LSTM hidden size (default {_default('hidden')})")
+    what.add_argument("--heads", type=integer(1), default=_G, metavar="N",
+                      help=f"transformer: attention heads (default {_default('heads')})")
     what.add_argument("--dropout", type=number(0, 0.999), default=_G, metavar="X",
                       help="LSTM dropout probability in [0, 1) (default: lstm 0, awd-lstm 0.4, "
-                           "its output dropout)")
+                           "its output dropout; transformer 0.1)")
     for name, text in (("dropout-hidden", "locked dropout between the layers (0.25)"),
                        ("dropout-input", "locked dropout after the embedding (0.4)"),
                        ("dropout-embedding", "dropout of whole words of the embedding (0.1)"),
@@ -115,6 +120,9 @@ def register(sub) -> None:
     how.add_argument("--clip-grad-norm", type=number(above=0), default=_G, metavar="X",
                      help="clip the global gradient norm to this before each step (default: "
                           "no clipping)")
+    how.add_argument("--label-smoothing", type=number(0, 1), default=_G, metavar="EPS",
+                     help="train on cross-entropy with label smoothing EPS in [0, 1] (the "
+                          "evaluation loss stays plain cross-entropy; default 0)")
 
     run = p.add_argument_group("the run")
     run.add_argument("--epochs", type=integer(1), default=_G, metavar="N",

@@ -4,13 +4,14 @@ defaults that ship with the installed packages, and batches as tensors on the ac
     files.py       the data folder, published files and their md5, downloads, safe readers
     images.py      ImageSplit / ImageDataset, digits (offline) and CIFAR-10
     text.py        Vocabulary / Corpus, BPTT batches, pydoc (offline) and Penn Treebank
+    translation.py TranslationDataset, length-grouped batches, synthetic (offline) and Multi30k
     transforms.py  image augmentation and normalization on host batches
     loader.py      DataLoader: seeded batches, moved to the device as tensors
     (this file)    the registry: one name per dataset, for experiments and the command line
 
 >>> from minioptim import data
->>> data.names()       # digits and pydoc ship with the installed packages; the others download
-['digits', 'cifar10', 'pydoc', 'ptb']
+>>> data.names()       # digits, pydoc, synthetic-translation are offline; the others download
+['digits', 'cifar10', 'pydoc', 'ptb', 'synthetic-translation', 'multi30k']
 >>> ds = data.load("digits")
 >>> ds.train.images.shape, ds.classes[:3]
 ((1500, 1, 8, 8), ('0', '1', '2'))
@@ -19,8 +20,8 @@ defaults that ship with the installed packages, and batches as tensors on the ac
 ((64, 1, 8, 8), 'float32', 'int64')
 
 Files are cached in the data folder: ``root=`` when given, else ``$MINIOPTIM_DATA``, else
-``~/.cache/minioptim`` (``cifar10/cifar-10-python.tar.gz``, ``ptb/ptb.{train,valid,test}.txt``).
-Every file is checked against its published md5 before use.
+``~/.cache/minioptim`` (``cifar10/cifar-10-python.tar.gz``, ``ptb/ptb.{train,valid,test}.txt``,
+``multi30k/*.tar.gz``). Every file is checked against its published md5 (or sha256) before use.
 """
 from __future__ import annotations
 
@@ -30,10 +31,11 @@ from typing import Callable
 from . import transforms
 from .files import (CIFAR10, ENV_VAR, PTB, ChecksumError, DataError, DataNotFoundError,
                     RemoteFile, UnsafeArchiveError, UnsafePickleError, data_dir, download, fetch,
-                    load_pickle, md5sum, safe_extract)
+                    load_pickle, md5sum, safe_extract, sha256sum)
 from .images import ImageDataset, ImageSplit, cifar10, digits
 from .loader import DataLoader
 from .text import EOS, UNK, BPTTIterator, Corpus, Vocabulary, batchify, ptb, pydoc
+from .translation import MULTI30K, TranslationDataset, multi30k, synthetic_translation
 from .transforms import (Compose, Normalize, RandomCrop, RandomHorizontalFlip, ToFloat,
                          channel_stats)
 
@@ -44,6 +46,7 @@ __all__ = [
     "UnsafeArchiveError", "UnsafePickleError", "Vocabulary", "batchify", "channel_stats",
     "cifar10", "data_dir", "describe_all", "digits", "download", "fetch", "info", "load",
     "load_pickle", "md5sum", "names", "ptb", "pydoc", "register", "safe_extract", "transforms",
+    "MULTI30K", "TranslationDataset", "multi30k", "sha256sum", "synthetic_translation",
 ]
 
 
@@ -51,7 +54,7 @@ __all__ = [
 @dataclass(frozen=True)
 class DatasetInfo:
     name: str
-    kind: str               # "image" (an ImageDataset) or "text" (a Corpus)
+    kind: str               # "image" (ImageDataset), "text" (Corpus), "translation"
     loader: Callable        # loader(root=None, download=True, progress=True, **options)
     offline: bool           # True: ships with the installed packages, never downloads
     summary: str
@@ -62,8 +65,8 @@ _REGISTRY: dict[str, DatasetInfo] = {}
 
 def register(name: str, loader: Callable, kind: str, offline: bool, summary: str) -> None:
     """Add a dataset under ``name`` (its loader takes ``root``, ``download``, ``progress``)."""
-    if kind not in ("image", "text"):
-        raise ValueError(f"kind must be 'image' or 'text', got {kind!r}")
+    if kind not in ("image", "text", "translation"):
+        raise ValueError(f"kind must be 'image', 'text' or 'translation', got {kind!r}")
     _REGISTRY[name] = DatasetInfo(name, kind, loader, offline, summary)
 
 
@@ -83,14 +86,17 @@ def info(name: str) -> DatasetInfo:
 
 
 def load(name: str, root=None, download: bool = True, progress: bool = True, **options):
-    """Load the dataset called ``name``: an ``ImageDataset`` or a text ``Corpus``."""
+    """Load the dataset called ``name``: an ``ImageDataset``, a text ``Corpus`` or a
+    ``TranslationDataset``."""
     return info(name).loader(root=root, download=download, progress=progress, **options)
 
 
 def describe_all() -> str:
     """One line per registered dataset (for ``--help`` texts)."""
-    return "\n".join(f"{i.name:8s} {i.kind:5s} {'offline ' if i.offline else 'download'}  "
-                     f"{i.summary}" for i in _REGISTRY.values())
+    name = max(map(len, _REGISTRY), default=0)
+    kind = max((len(i.kind) for i in _REGISTRY.values()), default=0)
+    return "\n".join(f"{i.name:{name}s} {i.kind:{kind}s} {'offline ' if i.offline else 'download'}"
+                     f"  {i.summary}" for i in _REGISTRY.values())
 
 
 def _register_builtin() -> None:
@@ -102,6 +108,10 @@ def _register_builtin() -> None:
              "Python's documentation text, PTB-style, ~70k tokens, 2,000-word vocabulary")
     register("ptb", ptb, "text", False,
              "Penn Treebank (Mikolov), 929k / 74k / 82k tokens, 10,000-word vocabulary (6 MB)")
+    register("synthetic-translation", synthetic_translation, "translation", True,
+             "generated English-like -> Spanish-like pairs, 8,000 / 500 / 500, ~300-word vocabs")
+    register("multi30k", multi30k, "translation", False,
+             "Multi30k German -> English captions, 29,000 / 1,014 / 1,000 pairs (3 tar.gz)")
 
 
 _register_builtin()

@@ -1,15 +1,16 @@
-"""Files and downloads: the data folder, where each published file comes from and the md5 that
-decides whether it is accepted, downloads that never leave a half file, and safe readers for the
-two third-party formats (tar archives, CIFAR-10's pickles).
+"""Files and downloads: the data folder, where each published file comes from and the checksum
+(md5, or sha256 where the publisher gives that) that decides whether it is accepted, downloads
+that never leave a half file, and safe readers for the two third-party formats (tar archives,
+CIFAR-10's pickles).
 
 The data folder is ``root`` when given, else ``$MINIOPTIM_DATA``, else ``~/.cache/minioptim``;
-each dataset has its own subfolder (``cifar10/``, ``ptb/``).
+each dataset has its own subfolder (``cifar10/``, ``ptb/``, ``multi30k/``).
 
-``download(url, dest, md5)`` streams to a temporary file beside ``dest``, checks the md5 and
-only then renames it to ``dest`` (``autodiff.files.atomic_write``): an interrupted or wrong
-download never appears under the final name. ``fetch(files, folder, dataset)`` returns verified
-local paths, downloading what is missing when allowed, or raises ``DataNotFoundError`` saying
-which file to put where, with its md5.
+``download(url, dest, md5)`` (or ``sha256=...``) streams to a temporary file beside ``dest``,
+checks the checksum and only then renames it to ``dest`` (``autodiff.files.atomic_write``): an
+interrupted or wrong download never appears under the final name. ``fetch(files, folder,
+dataset)`` returns verified local paths, downloading what is missing when allowed, or raises
+``DataNotFoundError`` saying which file to put where, with its checksum.
 
 Archives are extracted only after every member is checked: plain files and folders whose
 relative names stay inside the target; links, devices, absolute names and ``..`` are refused
@@ -48,7 +49,8 @@ class DataNotFoundError(DataError, FileNotFoundError):
 
 
 class ChecksumError(DataError):
-    """A file's md5 is not the published one: it is damaged, truncated or a different file."""
+    """A file's md5 (or sha256) is not the published one: it is damaged, truncated or a
+    different file."""
 
 
 class UnsafeArchiveError(DataError):
@@ -78,12 +80,28 @@ def data_dir(root: str | os.PathLike | None = None) -> str:
 # -- where the paper-scale datasets are published (the only URLs of minioptim.data) --------------
 @dataclass(frozen=True)
 class RemoteFile:
-    """One published file: its name on disk, a URL to fetch it from, and its md5."""
+    """One published file: its name on disk, a URL to fetch it from, and its checksum: ``md5``,
+    or ``sha256`` where that is what the publisher gives (exactly one of the two)."""
 
     filename: str
     url: str
-    md5: str
+    md5: str = ""
     size: int | None = None  # bytes, only to tell people what to expect
+    sha256: str = ""
+
+    def __post_init__(self):
+        if bool(self.md5) == bool(self.sha256):
+            raise ValueError(f"RemoteFile {self.filename!r} needs exactly one checksum: "
+                             f"md5=... or sha256=...")
+
+    @property
+    def algorithm(self) -> str:
+        """``"sha256"`` or ``"md5"``: the checksum this file is checked with."""
+        return "sha256" if self.sha256 else "md5"
+
+    @property
+    def checksum(self) -> str:
+        return (self.sha256 or self.md5).lower()
 
 
 # CIFAR-10, python version, from Alex Krizhevsky's page (https://www.cs.toronto.edu/~kriz/cifar.html).
@@ -108,13 +126,29 @@ PTB = (
 CHUNK = 1 << 16
 
 
-def md5sum(path: str, chunk: int = 1 << 20) -> str:
-    """The md5 of a file, as 32 hex digits."""
-    h = hashlib.md5(usedforsecurity=False)
+def _hasher(algorithm: str):
+    if algorithm not in ("md5", "sha256"):
+        raise ValueError(f"algorithm must be 'md5' or 'sha256', got {algorithm!r}")
+    return hashlib.new(algorithm, usedforsecurity=False)
+
+
+def checksum(path: str, algorithm: str = "md5", chunk: int = 1 << 20) -> str:
+    """The ``algorithm`` ("md5" or "sha256") digest of a file, in hex."""
+    h = _hasher(algorithm)
     with open(path, "rb") as f:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def md5sum(path: str, chunk: int = 1 << 20) -> str:
+    """The md5 of a file, as 32 hex digits."""
+    return checksum(path, "md5", chunk)
+
+
+def sha256sum(path: str, chunk: int = 1 << 20) -> str:
+    """The sha256 of a file, as 64 hex digits."""
+    return checksum(path, "sha256", chunk)
 
 
 class _PlainProgress:
@@ -156,14 +190,16 @@ MIN_RATE = 20_000          # bytes per second below which a download is given up
 MIN_RATE_AFTER = 30.0      # ... once it has run this many seconds
 
 
-def download(url: str, dest: str, md5: str, progress: bool = True, timeout: float = 60.0,
-             deadline: float | None = None) -> str:
+def download(url: str, dest: str, md5: str | None = None, progress: bool = True,
+             timeout: float = 60.0, deadline: float | None = None,
+             sha256: str | None = None) -> str:
     """Download ``url`` to ``dest`` and return ``dest``.
 
-    The bytes go to a temporary file in ``dest``'s folder and their md5 is computed on the way;
-    the file is renamed to ``dest`` (``os.replace``) only when it is complete and its md5 is
-    ``md5``. On any failure (network error, interruption, wrong checksum) the temporary file is
-    deleted and the error raised: nothing is left under ``dest``'s name (an existing ``dest`` is
+    The bytes go to a temporary file in ``dest``'s folder and their checksum (``md5``, or
+    ``sha256`` when that is given instead) is computed on the way; the file is renamed to
+    ``dest`` (``os.replace``) only when it is complete and its checksum is the expected one. On
+    any failure (network error, interruption, wrong checksum) the temporary file is deleted and
+    the error raised: nothing is left under ``dest``'s name (an existing ``dest`` is
     left as it was). ``progress`` shows a tqdm bar on stderr.
 
     ``timeout`` (seconds) bounds each wait for data; ``deadline`` (seconds, default: one hour)
@@ -173,12 +209,15 @@ def download(url: str, dest: str, md5: str, progress: bool = True, timeout: floa
     """
     import urllib.request  # looked up at call time, so tests can replace urlopen
 
+    if bool(md5) == bool(sha256):
+        raise ValueError("download needs exactly one expected checksum: md5=... or sha256=...")
+    algorithm, expected = ("sha256", sha256) if sha256 else ("md5", md5)
     dest = os.path.abspath(dest)
     with atomic_write(dest, fsync=False) as out, \
             urllib.request.urlopen(url, timeout=timeout) as response:
         length = getattr(response, "headers", {}).get("Content-Length")
         total = int(length) if length and str(length).isdigit() else None
-        h, written = hashlib.md5(usedforsecurity=False), 0
+        h, written = _hasher(algorithm), 0
         bar = _progress_bar(total, os.path.basename(dest), progress)
         read = getattr(response, "read1", response.read)   # what has arrived, not CHUNK bytes
         start, limit = time.monotonic(), 3600.0 if deadline is None else float(deadline)
@@ -195,11 +234,11 @@ def download(url: str, dest: str, md5: str, progress: bool = True, timeout: floa
             raise DataError(f"download of {url} stopped after {written} of {total} bytes; "
                             f"nothing was saved as {dest}. Try again.")
         actual = h.hexdigest()
-        if actual != md5.lower():
+        if actual != expected.lower():
             raise ChecksumError(
-                f"the file downloaded from {url} has md5 {actual}, expected {md5} (a damaged "
-                f"transfer, an error page or a different version); it was discarded, "
-                f"nothing was saved as {dest}.")
+                f"the file downloaded from {url} has {algorithm} {actual}, expected {expected} "
+                f"(a damaged transfer, an error page or a different version); it was "
+                f"discarded, nothing was saved as {dest}.")
     return dest
 
 
@@ -222,11 +261,14 @@ def _how_to_place(missing: list[tuple[RemoteFile, str, str]], folder: str, datas
              f" (create it if needed):"]
     for f, _, why in missing:
         size = f" ({f.size:,} bytes)" if f.size else ""
-        lines += [f"  - {f.filename}{size}", f"      md5:    {f.md5}",
+        lines += [f"  - {f.filename}{size}", f"      {f.algorithm + ':':8s}{f.checksum}",
                   f"      from:   {f.url}", f"      reason: {why}"]
-    lines.append("Check a copy with `md5sum FILE` (macOS: `md5 FILE`). To use another data folder, "
-                 "pass root=... or set MINIOPTIM_DATA. The offline datasets 'digits' and 'pydoc' "
-                 "need no download.")
+    tools = {"md5": "`md5sum FILE` (macOS: `md5 FILE`)",
+             "sha256": "`sha256sum FILE` (macOS: `shasum -a 256 FILE`)"}
+    used = " or ".join(tools[a] for a in tools if any(f.algorithm == a for f, _, _ in missing))
+    lines.append(f"Check a copy with {used}. To use another data folder, pass root=... or set "
+                 f"MINIOPTIM_DATA. The offline datasets 'digits', 'pydoc' and "
+                 f"'synthetic-translation' need no download.")
     return "\n".join(lines)
 
 
@@ -235,10 +277,10 @@ def fetch(files, folder: str, dataset: str, download_missing: bool = True,
           deadline: float | None = None) -> list[str]:
     """The verified local paths of ``files`` (``RemoteFile``s) in ``folder``.
 
-    A file already there is used only if its md5 matches. A missing or wrong one is downloaded
-    when ``download_missing`` (a verified download replaces a wrong file); otherwise, or if the
-    download fails, ``DataNotFoundError`` lists every file still needed: name, folder, md5, URL
-    and why it is missing.
+    A file already there is used only if its checksum (md5 or sha256) matches. A missing or
+    wrong one is downloaded when ``download_missing`` (a verified download replaces a wrong
+    file); otherwise, or if the download fails, ``DataNotFoundError`` lists every file still
+    needed: name, folder, checksum, URL and why it is missing.
     """
     folder = os.path.abspath(folder)
     paths, missing = [], []
@@ -246,19 +288,19 @@ def fetch(files, folder: str, dataset: str, download_missing: bool = True,
         path = os.path.join(folder, f.filename)
         paths.append(path)
         if os.path.isfile(path):
-            actual = md5sum(path)
-            if actual == f.md5:
+            actual = checksum(path, f.algorithm)
+            if actual == f.checksum:
                 continue
-            why = (f"{path} has md5 {actual}, expected {f.md5}: it is damaged or a different "
-                   f"file and is not used; delete or replace it")
+            why = (f"{path} has {f.algorithm} {actual}, expected {f.checksum}: it is damaged or "
+                   f"a different file and is not used; delete or replace it")
         elif os.path.exists(path):
             why = f"{path} exists but is not a regular file"
         else:
             why = f"{path} does not exist"
         if download_missing:
             try:
-                download(f.url, path, f.md5, progress=progress, timeout=timeout,
-                         deadline=deadline)
+                download(f.url, path, f.md5 or None, progress=progress, timeout=timeout,
+                         deadline=deadline, **({"sha256": f.sha256} if f.sha256 else {}))
                 continue
             except (OSError, DataError) as exc:  # URLError and timeouts are OSErrors
                 why += f"; downloading it failed ({type(exc).__name__}: {exc})"

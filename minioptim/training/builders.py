@@ -18,7 +18,7 @@ from .config import TrainConfig, _opt
 # parameter, which only the lessons' quadratics have.
 OPTIMIZERS = {cls.__name__.lower(): cls for cls in (
     optim.SGD, optim.SGDNormalized, optim.SGDClipGrad, optim.SGDClipMomentum, optim.AdaGrad,
-    optim.Adam, optim.AdamW, optim.AdamProx, optim.Lion, optim.GeneralizedSignSGD,
+    optim.RMSprop, optim.Adam, optim.AdamW, optim.AdamProx, optim.Lion, optim.GeneralizedSignSGD,
     optim.SignSGD)}
 HYPERPARAMETERS = ("lr", "weight_decay", "weight_decay_mode", "betas", "momentum", "eps", "gamma",
                    "dampening", "nesterov", "bias_correction")
@@ -75,24 +75,27 @@ def check(config: TrainConfig) -> None:
     refer to things that exist and fit together; raises ValueError naming the setting."""
     from .. import data
 
-    kind = model_kind(config.model)
+    kinds = model_kinds(config.model)
     optimizer_settings(config)
     try:                      # the constructor's own checks (gamma needed, betas in range, ...)
         build_optimizer(config, [optim.Point([0.0])])
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{_opt('optimizer')} {config.optimizer}: {exc}") from None
     info = data.info(config.dataset)
-    if info.kind != kind:
-        raise ValueError(f"{_opt('model')} {config.model} trains on {kind} data, but "
-                         f"{_opt('dataset')} {config.dataset} is {info.kind} data; use one of "
-                         f"{', '.join(data.names(kind=kind))}")
+    if info.kind not in kinds:
+        raise ValueError(f"{_opt('model')} {config.model} trains on {' or '.join(kinds)} data, "
+                         f"but {_opt('dataset')} {config.dataset} is {info.kind} data; use one "
+                         f"of {', '.join(n for k in kinds for n in data.names(kind=k))}")
     given = [n for n in AWD_ONLY if getattr(config, n) is not None]
     if given and config.model.lower() != "awd-lstm":
         raise ValueError(f"{', '.join(_opt(n) for n in given)} belong to the awd-lstm model, "
                          f"not {config.model}")
-    if kind == "image" and config.dropout:
+    if kinds == ("image",) and config.dropout:
         raise ValueError(f"{_opt('dropout')} belongs to the language models, not "
                          f"{config.model}")
+    if config.model.lower() == "transformer" and config.embedding % config.heads:
+        raise ValueError(f"{_opt('embedding')} (the transformer's d_model, {config.embedding}) "
+                         f"must be divisible by {_opt('heads')} ({config.heads})")
     if config.model.lower() == "lstm" and config.tie_weights and \
             config.embedding != config.hidden:
         raise ValueError(f"{_opt('tie_weights')} needs embedding == hidden, got "
@@ -136,8 +139,10 @@ def build_schedule(config: TrainConfig, lr: float, total_steps: int):
     return schedules.sequence([(schedules.linear_warmup(lr, w), w), (main, None)])
 
 
-def model_kind(name: str) -> str:
-    """"image" for ``resnet<6n+2>``, "text" for ``lstm``."""
+def model_kinds(name: str) -> tuple:
+    """The kinds of data a model trains on: ("image",) for ``resnet<6n+2>``, ("text",) for
+    ``lstm`` and ``awd-lstm``, ("text", "translation") for ``transformer`` (a decoder-only
+    language model on text, an encoder-decoder on translation pairs)."""
     match = _RESNET.match(name.lower())
     if match:
         from ..models.resnet import DEPTHS
@@ -145,11 +150,14 @@ def model_kind(name: str) -> str:
         if depth < 8 or (depth - 2) % 6:
             raise ValueError(f"{_opt('model')} {name}: a CIFAR ResNet has depth 6n + 2 "
                              f"({', '.join(map(str, DEPTHS))}, ...), not {depth}")
-        return "image"
+        return ("image",)
     if name.lower() in ("lstm", "awd-lstm"):
-        return "text"
+        return ("text",)
+    if name.lower() == "transformer":
+        return ("text", "translation")
     raise ValueError(f"unknown model {name!r}; use resnet<depth> with depth = 6n + 2 (resnet20, "
-                     f"resnet32, resnet44, resnet56, resnet110, ...), lstm or awd-lstm")
+                     f"resnet32, resnet44, resnet56, resnet110, ...), lstm, awd-lstm or "
+                     f"transformer")
 
 
 AWD_ONLY = ("dropout_hidden", "dropout_input", "dropout_embedding", "weight_drop", "ar", "tar")
@@ -165,13 +173,28 @@ def awd_setting(config: TrainConfig, name: str) -> float:
 
 def build_model(config: TrainConfig, data):
     """The model of ``config.model`` shaped for ``data`` (an ImageDataset or a Corpus)."""
-    from ..models import AWDLSTMLanguageModel, LSTMLanguageModel, resnet
+    from ..data import TranslationDataset
+    from ..models import (AWDLSTMLanguageModel, LSTMLanguageModel, Seq2SeqTransformer,
+                          TransformerLanguageModel, resnet)
 
-    kind = model_kind(config.model)
-    if kind == "image":
+    if model_kinds(config.model) == ("image",):
         depth = int(_RESNET.match(config.model.lower()).group(1))
         return resnet(depth, num_classes=data.num_classes, batch_norm=config.batch_norm,
                       in_channels=data.image_shape[0])
+    if isinstance(data, TranslationDataset):
+        return Seq2SeqTransformer(
+            len(data.src_vocab), len(data.tgt_vocab), d_model=config.embedding,
+            nhead=config.heads, num_encoder_layers=config.layers,
+            num_decoder_layers=config.layers, dim_feedforward=config.hidden,
+            dropout=0.1 if config.dropout is None else config.dropout, max_len=512,
+            pad_index=data.pad_id)
+    if config.model.lower() == "transformer":
+        return TransformerLanguageModel(
+            len(data.vocab), d_model=config.embedding, nhead=config.heads,
+            num_layers=config.layers, dim_feedforward=config.hidden,
+            dropout=0.1 if config.dropout is None else config.dropout,
+            max_len=max(512, 4 * config.bptt),          # variable BPTT draws longer segments
+            tie_weights=config.tie_weights)
     if config.model.lower() == "awd-lstm":
         return AWDLSTMLanguageModel(
             len(data.vocab), config.embedding, config.hidden, config.layers,

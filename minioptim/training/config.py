@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 SCHEDULES = ("constant", "cosine", "linear", "inverse-sqrt")
 # For help texts, which must not import the engine (``minioptim --help`` works whatever the
 # backend); builders.OPTIMIZERS and the data registry are the truth, and a test checks they agree.
-OPTIMIZER_NAMES = ("sgd", "sgdnormalized", "sgdclipgrad", "sgdclipmomentum", "adagrad", "adam",
-                   "adamw", "adamprox", "lion", "generalizedsignsgd", "signsgd")
-DATASET_NAMES = ("digits", "cifar10", "pydoc", "ptb")
+OPTIMIZER_NAMES = ("sgd", "sgdnormalized", "sgdclipgrad", "sgdclipmomentum", "adagrad", "rmsprop",
+                   "adam", "adamw", "adamprox", "lion", "generalizedsignsgd", "signsgd")
+DATASET_NAMES = ("digits", "cifar10", "pydoc", "ptb", "synthetic-translation", "multi30k")
 EVAL_SPLITS = ("test", "valid")
 
 
@@ -25,12 +25,13 @@ class TrainConfig:
     """The settings of one run (see ``minioptim train --help`` for each one's meaning)."""
 
     # what to train, on what
-    model: str = "resnet20"             # "resnet<6n+2>", "lstm" or "awd-lstm"
-    dataset: str = "digits"             # a name of minioptim.data (digits, cifar10, pydoc, ptb)
+    model: str = "resnet20"             # "resnet<6n+2>", "lstm", "awd-lstm" or "transformer"
+    dataset: str = "digits"             # a name of minioptim.data (DATASET_NAMES)
     batch_norm: bool = True             # ResNets: False removes every BN layer
     layers: int = 2                     # LSTM: layers, embedding and hidden sizes, dropout
-    embedding: int = 200
+    embedding: int = 200                # (transformer: d_model and the feed-forward width)
     hidden: int = 200
+    heads: int = 4                      # transformer: attention heads (embedding % heads == 0)
     dropout: float | None = None        # None: the model's default (lstm 0, awd-lstm 0.4)
     tie_weights: bool = False
     # awd-lstm only (None: the AWD-LSTM paper's values, 0.25 / 0.4 / 0.1 / 0.5 / 2 / 1)
@@ -60,6 +61,7 @@ class TrainConfig:
     warmup: int = 0                      # linear warmup steps before the schedule
     min_lr_ratio: float = 0.0            # cosine / linear decay end at this fraction of lr
     clip_grad_norm: float | None = None  # clip the global gradient norm before each step
+    label_smoothing: float = 0.0         # training loss only; evaluation stays cross-entropy
     scale_lr_with_length: bool = False   # text: lr (and gamma) times segment length / bptt
     # how long, how much at once
     epochs: int = 2
@@ -90,7 +92,7 @@ class TrainConfig:
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{_opt(name)} must be True or False, got "
                                  f"{getattr(self, name)!r}")
-        for name in ("layers", "embedding", "hidden", "bptt", "epochs", "batch_size"):
+        for name in ("layers", "embedding", "hidden", "heads", "bptt", "epochs", "batch_size"):
             _whole(self, name, 1)
         for name in ("eval_batch_size", "train_batches", "eval_batches"):
             if getattr(self, name) is not None:
@@ -112,6 +114,7 @@ class TrainConfig:
             if getattr(self, name) is not None:
                 _real(self, name, 0.0, None)
         _real(self, "min_lr_ratio", 0.0, 1.0)
+        _real(self, "label_smoothing", 0.0, 1.0)
         if self.lr is not None:
             _real(self, "lr", 0.0, None, open_low=True)
         for name in ("weight_decay", "eps", "momentum", "gamma", "clip_grad_norm"):

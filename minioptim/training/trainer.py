@@ -117,7 +117,7 @@ class Trainer:
         self.columns = records.metric_columns(self.task.metric, self._split())
 
     def _split(self) -> str:
-        return self.config.eval_split if self.task.kind == "text" else "test"
+        return self.config.eval_split if self.task.kind in ("text", "translation") else "test"
 
     def _describe(self) -> dict:
         cfg = self.config
