@@ -189,13 +189,9 @@ class TranslationTask:
         return {"loss": loss, "perplexity": math.exp(min(loss, 700.0)),
                 "accuracy": correct / max(count, 1)}
 
-    @staticmethod
-    def carry_arrays(carry) -> dict:
-        return {}
-
-    @staticmethod
-    def carry_from(arrays: dict, model):
-        return None
+    # nothing is carried from batch to batch, as for images
+    carry_arrays = staticmethod(ImageTask.carry_arrays)
+    carry_from = staticmethod(ImageTask.carry_from)
 
 
 def _leaves(state, prefix=""):
