@@ -1,6 +1,6 @@
 """The talk's training experiments at the smoke preset (files, summary keys, what can be asserted
 at that size), and the paper presets' code paths end to end on small real-format stand-ins of
-CIFAR-10 and Penn Treebank (the real files cannot be downloaded here)."""
+CIFAR-10, Penn Treebank and Multi30k (the real files cannot be downloaded here)."""
 from __future__ import annotations
 
 import csv
@@ -13,8 +13,10 @@ import pytest
 
 from minioptim.data import files, images
 from minioptim.data import text as text_module
-from minioptim.experiments import EXPERIMENTS, adamw_depth, sign_sgd, smoothness
+from minioptim.data import translation
+from minioptim.experiments import EXPERIMENTS, adamw_depth, sign_sgd, smoothness, transformer
 from test_data_cifar import make_tarball, md5
+from test_data_translation import make_archive, sha256
 
 pytestmark = pytest.mark.usefixtures("offline")
 
@@ -55,7 +57,8 @@ def test_sign_sgd_smoke(tmp_path):
         assert set(summary["final"][model]) == set(sign_sgd.OPTIMIZERS)
         assert all(v["metric"] == metric for v in summary["final"][model].values())
     sgd = summary["final"]["resnet"]["sgd"]["settings"]
-    assert sgd == {"momentum": 0.9, "dampening": 0.0, "nesterov": True, "weight_decay": 1e-4}
+    assert sgd == {"momentum": 0.9, "dampening": 0.0, "nesterov": True, "weight_decay": 1e-4,
+                   "schedule": "constant"}
     assert summary["final"]["lstm"]["generalizedsignsgd"]["settings"]["bias_correction"] is True
     assert {r["optimizer"] for r in rows} == set(sign_sgd.OPTIMIZERS)
 
@@ -77,9 +80,28 @@ def test_smoothness_smoke(tmp_path):
         set(summary["per_layer"])
 
 
+def test_transformer_smoke(tmp_path):
+    transformer.reproduce(str(tmp_path), preset="smoke", progress=lambda *a: None)
+    rows, summary = _files(tmp_path, "transformer")
+    assert set(summary["final"]) == set(sign_sgd.OPTIMIZERS)
+    assert all(v["metric"] == "valid_perplexity" and v["mean"] > 1
+               for v in summary["final"].values())
+    adam = summary["final"]["adam"]["settings"]
+    assert adam["label_smoothing"] == 0.1 and adam["schedule"] == "inverse-sqrt"
+    assert summary["final"]["generalizedsignsgd"]["settings"]["bias_correction"] is False
+    # per-layer smoothness on the Transformer's own layers, each encoder and decoder layer apart
+    assert {"src_embed", "tgt_embed", "encoder_layers.0", "decoder_layers.0", "generator"} <= \
+        set(summary["per_layer"])
+    medians = [v["median"] for v in summary["per_layer"].values()]
+    assert summary["per_layer_spread"] == pytest.approx(max(medians) / min(medians))
+    kinds = {r["kind"] for r in rows}
+    assert kinds == {"training", "smoothness"}
+    assert {r["group"] for r in rows if r["kind"] == "smoothness"} >= {"all", "generator"}
+
+
 def test_every_figure_is_listed_with_its_claim_and_times():
     assert list(EXPERIMENTS) == ["scale-free", "adamw-depth", "sign-sgd", "smoothness",
-                                 "gd-lower-bound"]
+                                 "transformer", "gd-lower-bound"]
     for e in EXPERIMENTS.values():
         assert e.claim and e.times and callable(e.load().reproduce)
 
@@ -134,3 +156,34 @@ def test_the_paper_presets_run_end_to_end_on_stand_ins(tmp_path, paper_data):
     _, summary = _files(tmp_path / "m", "smoothness")
     assert summary["settings"]["lstm"]["lr"] == 30.0 and \
         summary["settings"]["lstm"]["clip_grad_norm"] == 0.25
+
+
+def test_the_transformer_paper_preset_runs_on_a_multi30k_stand_in(tmp_path, monkeypatch):
+    """Multi30k's three archives in their published layout (random sentences), accepted by their
+    own sha256s and 'downloaded' from file:// URLs; the paper's model settings, tiny sizes."""
+    rng = np.random.default_rng(0)
+    de, en = [f"wort{i}" for i in range(30)], [f"word{i}" for i in range(30)]
+
+    def lines(n, words):
+        return [" ".join(rng.choice(words, rng.integers(3, 9))) + " ." for _ in range(n)]
+    specs = []
+    for name, (a, b), n in (("training.tar.gz", ("train.de", "train.en"), 120),
+                            ("validation.tar.gz", ("val.de", "val.en"), 20),
+                            ("mmt16_task1_test.tar.gz", ("test.de", "test.en"), 20)):
+        path = make_archive(tmp_path / name, {a: lines(n, de), b: lines(n, en)})
+        specs.append(files.RemoteFile(name, path.as_uri(), sha256=sha256(path)))
+    monkeypatch.setattr(translation, "MULTI30K", tuple(specs))
+    tiny = dict(epochs=1, train_batches=2, eval_batches=1, embedding=16, hidden=32, heads=2,
+                layers=1, batch_size=8, warmup=1)
+    transformer.reproduce(str(tmp_path / "t"), preset="paper", workers=0,
+                          progress=lambda *a: None, **tiny)
+    _, summary = _files(tmp_path / "t", "transformer")
+    assert summary["settings"]["dataset"] == "multi30k" and summary["probe"]["every"] == 50
+    assert set(summary["final"]) == set(sign_sgd.OPTIMIZERS)
+    cfg = json.loads(next((tmp_path / "t" / "transformer_runs" / "runs").glob(
+        "model-transformer_optimizer-adam*")).joinpath("config.json").read_text())["train"]
+    assert cfg["dataset"] == "multi30k" and cfg["label_smoothing"] == 0.1
+    assert cfg["schedule"] == "inverse-sqrt" and cfg["dropout"] == 0.1
+    paper = transformer.PRESETS["paper"]["models"]["transformer"]
+    assert (paper["layers"], paper["embedding"], paper["heads"], paper["hidden"],
+            paper["warmup"]) == (6, 512, 8, 2048, 128_000)

@@ -21,7 +21,8 @@ def register(sub) -> None:
                     "figure states), and prints where. 'all' runs every figure.\n\npresets:\n"
                     "  smoke  offline data, seconds (what the tests run)\n"
                     "  small  offline data, a CPU, 3 seeds: minutes to an hour (times below)\n"
-                    "  paper  the papers' settings on CIFAR-10 / Penn Treebank (downloaded; "
+                    "  paper  the papers' settings on CIFAR-10 / Penn Treebank / Multi30k "
+                    "(downloaded; "
                     "hours to weeks: use a Dask cluster with GPUs, --scheduler)\n\n"
                     "figures:\n" + listing)
     p.add_argument("figure", choices=[*EXPERIMENTS, "all"], metavar="FIGURE",
@@ -34,7 +35,7 @@ def register(sub) -> None:
     add_cluster(p, "Dask worker processes for the training runs (default: one per core; the "
                    "smoke preset runs in this process unless given)")
     p.add_argument("--data-root", default=None, metavar="DIR",
-                   help="data folder for CIFAR-10 / PTB (default $MINIOPTIM_DATA, else "
+                   help="data folder for CIFAR-10 / PTB / Multi30k (default $MINIOPTIM_DATA, else "
                         "~/.cache/minioptim)")
     add_common(p)
     p.set_defaults(run=run)

@@ -44,6 +44,10 @@ EXPERIMENTS = {e.name: e for e in (
                "an LSTM LM (clipped SGD) and ResNet-20",
                "smoke ~10 s; small ~3 min (2 busy cores); paper: PTB and CIFAR-10, hours on a "
                "CPU"),
+    Experiment("transformer", "transformer", "C8/C10",
+               "generalized SignSGD vs Adam and the SGD variants on a Transformer (translation, "
+               "warmup, label smoothing 0.1), and the local smoothness of each of its layers",
+               "smoke ~20 s; small: see the README; paper: Multi30k, days on a GPU"),
     Experiment("gd-lower-bound", "gd_lower_bound", "C9",
                "GD with the best step size of a grid vs generalized SignSGD on the 1-d "
                "(L0, L1)-smooth construction, with the theorem's lower bound",

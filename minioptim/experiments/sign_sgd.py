@@ -98,6 +98,14 @@ def _settings(base: dict, model: str, optimizer: str, lr: float, extra: dict, se
     return settings
 
 
+def _metric(model: str, base: dict) -> tuple[str, bool]:
+    """The final metric of a run and whether higher is better: accuracy for images, perplexity
+    on the evaluation split for text."""
+    if model == "resnet":
+        return "test_accuracy", True
+    return f"{base.get('eval_split', 'test')}_perplexity", False
+
+
 def reproduce(out_dir: str, seed: int = 0, progress=print, preset: str = "small",
               workers=None, scheduler=None, models=None, **overrides) -> dict:
     """Tune (small presets) or take the paper's lr, run every seed, draw, write. ``models``
@@ -106,24 +114,47 @@ def reproduce(out_dir: str, seed: int = 0, progress=print, preset: str = "small"
     seeds = tuple(seed + s for s in overrides.pop("seeds", cfg["seeds"]))
     names = tuple(models or cfg["models"])
     paths = outputs(out_dir, NAME)
+    rows, summary = compare(NAME, cfg, names, seeds, out_dir, OPTIMIZERS, _settings, _metric,
+                            workers, scheduler, progress, overrides)
+    write_long_csv(paths["data"], ["model", "optimizer", "lr", "seed", "epoch", "train_loss",
+                                   "metric", "value"], rows)
+    how = ("the paper's hyperparameters" if preset == "paper" else
+           f"each optimizer at the best lr of a grid of {len(cfg['grid'])} (seed {seeds[0]})")
+    caption = (f"Preset {preset}: {how}, mean +- std over seeds {seeds}. The paper (CIFAR-10, "
+               f"PTB) finds generalized SignSGD on par with Adam and the clipping methods and "
+               f"ahead of SGD.")
+    write_summary(paths["summary"], {"preset": preset, "seeds": list(seeds), "final": summary,
+                                     "caption": caption})
+    _draw(paths["figure"], rows, names, caption)
+    progress(f"wrote {paths['figure']}, {paths['data']}, {paths['summary']}")
+    return paths
+
+
+def compare(name: str, cfg: dict, names, seeds, out_dir: str, optimizers, settings, metric_of,
+            workers=None, scheduler=None, progress=print, overrides=None):
+    """Each optimizer on each model of ``cfg``: its lr tuned on ``cfg["grid"]`` times the
+    start of ``cfg["start"]`` (seed ``seeds[0]``, best final metric), then run with every seed.
+    ``settings(base, model, optimizer, lr, extra, seed)`` makes a run's settings and
+    ``metric_of(model, base)`` names its metric. Returns (rows: one per run and epoch,
+    summary[model][optimizer] = {mean, std, lr, ...} of the final metric over seeds)."""
+    overrides = overrides or {}
     in_process = workers == 0 or (cfg["in_process"] and workers is None and scheduler is None)
     chosen, tuned = {}, {}
     for model in names:
         base = {**cfg["models"][model], **overrides}
         candidates = []
-        for opt in OPTIMIZERS:
+        for opt in optimizers:
             lr0, extra = cfg["start"][model][opt]
             for factor in cfg["grid"]:
                 lr = float(f"{lr0 * factor:.3g}")              # 0.0167, not 0.016666...
                 candidates.append((opt, lr, extra, point(
                     {"model": model, "optimizer": opt, "lr": lr, "seed": seeds[0]},
-                    _settings(base, model, opt, lr, extra, seeds[0]))))
-        progress(f"{NAME} ({preset}), {model}: {len(candidates)} runs at seed {seeds[0]}")
-        folder = run_all(NAME, out_dir, [c[-1] for c in candidates], workers, scheduler,
+                    settings(base, model, opt, lr, extra, seeds[0]))))
+        progress(f"{name}, {model}: {len(candidates)} runs at seed {seeds[0]}")
+        folder = run_all(name, out_dir, [c[-1] for c in candidates], workers, scheduler,
                          in_process, progress)
-        metric, higher = ("test_accuracy", True) if model == "resnet" else \
-            (f"{base.get('eval_split', 'test')}_perplexity", False)
-        for opt in OPTIMIZERS:
+        metric, higher = metric_of(model, base)
+        for opt in optimizers:
             mine = [c for c in candidates if c[0] == opt]
             score = {c[1]: final(history(folder, c[-1]), metric) for c in mine}
             ok = {lr: v for lr, v in score.items() if v == v and math.isfinite(v)}
@@ -132,16 +163,15 @@ def reproduce(out_dir: str, seed: int = 0, progress=print, preset: str = "small"
             tuned[(model, opt)] = {"lr_grid": sorted(score), "scores": score}
             chosen[(model, opt)] = [point(
                 {"model": model, "optimizer": opt, "lr": pick, "seed": s},
-                _settings(base, model, opt, pick, extra, s)) for s in seeds]
+                settings(base, model, opt, pick, extra, s)) for s in seeds]
         if len(seeds) > 1:
             progress(f"{model}: each optimizer's best lr with seeds {seeds}")
-            run_all(NAME, out_dir, [p for opt in OPTIMIZERS for p in chosen[(model, opt)]],
+            run_all(name, out_dir, [p for opt in optimizers for p in chosen[(model, opt)]],
                     workers, scheduler, in_process, progress)
-    folder = runs_folder(NAME, out_dir)
+    folder = runs_folder(name, out_dir)
     rows, summary = [], {}
     for (model, opt), runs in chosen.items():
-        metric = "test_accuracy" if model == "resnet" else \
-            f"{cfg['models'][model].get('eval_split', 'test')}_perplexity"
+        metric = metric_of(model, cfg["models"][model])[0]
         finals, losses = [], []
         for p in runs:
             h = history(folder, p)
@@ -159,20 +189,10 @@ def reproduce(out_dir: str, seed: int = 0, progress=print, preset: str = "small"
             "train_loss_std": loss_std, "lr": runs[0].values["lr"],
             "settings": {k: v for k, v in runs[0].settings.items()
                          if k in ("gamma", "momentum", "dampening", "nesterov", "betas",
-                                  "weight_decay", "bias_correction")},
+                                  "weight_decay", "bias_correction", "schedule", "warmup",
+                                  "label_smoothing")},
             "seeds": len(runs), "lr_grid": tuned[(model, opt)]["lr_grid"]}
-    write_long_csv(paths["data"], ["model", "optimizer", "lr", "seed", "epoch", "train_loss",
-                                   "metric", "value"], rows)
-    how = ("the paper's hyperparameters" if preset == "paper" else
-           f"each optimizer at the best lr of a grid of {len(cfg['grid'])} (seed {seeds[0]})")
-    caption = (f"Preset {preset}: {how}, mean +- std over seeds {seeds}. The paper (CIFAR-10, "
-               f"PTB) finds generalized SignSGD on par with Adam and the clipping methods and "
-               f"ahead of SGD.")
-    write_summary(paths["summary"], {"preset": preset, "seeds": list(seeds), "final": summary,
-                                     "caption": caption})
-    _draw(paths["figure"], rows, names, caption)
-    progress(f"wrote {paths['figure']}, {paths['data']}, {paths['summary']}")
-    return paths
+    return rows, summary
 
 
 def _draw(path, rows, models, caption) -> None:

@@ -49,7 +49,8 @@ class Smoothness(Callback):
     """L_t = ||grad F(x_mid) - grad F(x_t)|| / ||x_mid - x_t|| on the step's batch (both
     gradients as backward gives them, before any clipping), every ``every`` steps, for all
     parameters and for ``groups`` (name -> a function of the model returning its parameters;
-    default: one group per top-level module that has parameters).
+    default: one group per top-level module that has parameters, and one per element of a
+    top-level ModuleList, such as each layer of a Transformer).
     ``probe.records`` and ``probe.pairs(name)`` hold the measurements; a second forward and
     backward per probed step is the cost."""
 
@@ -59,8 +60,7 @@ class Smoothness(Callback):
     def on_train_begin(self, trainer):
         model = trainer.model
         if self.group_fns is None:
-            groups = {name: list(m.parameters()) for name, m in model.named_children()
-                      if list(m.parameters())}
+            groups = _layer_groups(model)
         else:
             groups = {name: list(fn(model)) for name, fn in self.group_fns.items()}
         self.probe = SmoothnessProbe(trainer.optimizer, closure=lambda: None, groups=groups,
@@ -72,6 +72,20 @@ class Smoothness(Callback):
 
     def after_step(self, trainer, batch, record):
         self.probe.after_step(lambda: trainer.gradient_again(batch))
+
+
+def _layer_groups(model) -> dict:
+    """name -> parameters: each top-level module, a ModuleList's elements one by one."""
+    from autodiff.nn.module import ModuleList
+
+    groups = {}
+    for name, module in model.named_children():
+        parts = module.named_children() if isinstance(module, ModuleList) else [("", module)]
+        for sub, part in parts:
+            params = list(part.parameters())
+            if params:
+                groups[f"{name}.{sub}" if sub else name] = params
+    return groups
 
 
 class StepStatistics(Callback):
