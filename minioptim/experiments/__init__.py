@@ -47,7 +47,7 @@ EXPERIMENTS = {e.name: e for e in (
     Experiment("transformer", "transformer", "C8/C10",
                "generalized SignSGD vs Adam and the SGD variants on a Transformer (translation, "
                "warmup, label smoothing 0.1), and the local smoothness of each of its layers",
-               "smoke ~20 s; small: see the README; paper: Multi30k, days on a GPU"),
+               "smoke ~10 s; small ~11 min (2 busy cores); paper: Multi30k, days on a GPU"),
     Experiment("gd-lower-bound", "gd_lower_bound", "C9",
                "GD with the best step size of a grid vs generalized SignSGD on the 1-d "
                "(L0, L1)-smooth construction, with the theorem's lower bound",
