@@ -225,3 +225,17 @@ def test_two_callers_at_once_each_get_their_results(two_threads):
     for t in users:
         t.join(timeout=30)
     assert results == {k: [k * 100 + i for i in range(20)] for k in range(2)}
+
+
+@pytest.mark.parametrize("m, n", [(64, 3), (2, 40)], ids=["blocks-of-rows", "blocks-of-columns"])
+def test_blocked_matmul_adds_a_row_in_each_block(monkeypatch, two_threads, m, n):
+    """threads.matmul(a, b, add) = a @ b + add, the same numbers however the product is cut."""
+    if ad.get_backend() != "numpy":
+        pytest.skip("the blocks are a CPU path")
+    monkeypatch.setattr(threads, "BLOCK_FLOPS", 1)            # every product in blocks
+    rng = np.random.default_rng(0)
+    a, b, add = rng.normal(size=(m, 7)), rng.normal(size=(7, n)), rng.normal(size=n)
+    np.testing.assert_allclose(threads.matmul(a, b, add=add), a @ b + add, rtol=1e-13)
+    np.testing.assert_allclose(threads.matmul(a, b), a @ b, rtol=1e-13)
+    monkeypatch.setattr(threads, "BLOCK_FLOPS", 1 << 40)      # one product
+    np.testing.assert_allclose(threads.matmul(a, b, add=add), a @ b + add, rtol=1e-13)

@@ -22,9 +22,7 @@ class LinearFunction(Function):
     def forward(self, x, weight, bias=None):
         self.x, self.weight = x, weight
         X = x.reshape(-1, x.shape[-1])               # (rows, in): one product, not a batch loop
-        y = threads.matmul(X, weight.T)              # Y = X W^T
-        if bias is not None:
-            y += bias
+        y = threads.matmul(X, weight.T, add=bias)    # Y = X W^T + b
         return y.reshape(x.shape[:-1] + (weight.shape[0],))
 
     def backward(self, g):

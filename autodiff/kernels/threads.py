@@ -165,24 +165,33 @@ def even_ranges(n: int, pieces: int) -> list:
     return [(lo, hi) for lo, hi in zip(bounds, bounds[1:])]
 
 
-def matmul(a, b):
-    """a @ b for 2-d arrays, cut into blocks on all cores: blocks of rows of a (or of columns of
-    b, when a has too few rows for that). The cut depends only on the shapes and the machine
-    (``BLOCK_FLOPS``, ``MAX_BLOCKS``), never on the thread setting, so the numbers are the same
-    on any number of threads. One product on a GPU, or when it is small."""
+def matmul(a, b, add=None):
+    """a @ b (+ ``add``, a row of n numbers added to every row) for 2-d arrays, cut into blocks
+    on all cores: blocks of rows of a (or of columns of b, when a has too few rows for that);
+    each block gets ``add`` while it is still in cache. The cut depends only on the shapes and
+    the machine (``BLOCK_FLOPS``, ``MAX_BLOCKS``), never on the thread setting, so the numbers
+    are the same on any number of threads. One product on a GPU, or when it is small."""
     (m, k), n = a.shape, b.shape[1]
     blocks = min(MAX_BLOCKS, m * k * n // BLOCK_FLOPS)
     if blocks < 2 or backend.backend_of(a).name == "cupy":
-        return a @ b
+        out = a @ b
+        if add is not None:
+            out += add
+        return out
     xp = backend.array_module(a)
     out = xp.empty((m, n), dtype=xp.result_type(a.dtype, b.dtype))
     if m >= 16 * blocks or m >= n:                  # blocks of rows (contiguous output)
         def rows(r):
-            xp.matmul(a[r[0]:r[1]], b, out=out[r[0]:r[1]])
+            part = out[r[0]:r[1]]
+            xp.matmul(a[r[0]:r[1]], b, out=part)
+            if add is not None:
+                part += add
         map_chunks(rows, even_ranges(m, blocks))
     else:
         def cols(r):
             out[:, r[0]:r[1]] = a @ b[:, r[0]:r[1]]
+            if add is not None:
+                out[:, r[0]:r[1]] += add[r[0]:r[1]]
         map_chunks(cols, even_ranges(n, blocks))
     return out
 
