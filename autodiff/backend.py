@@ -191,6 +191,16 @@ def host_dtype(data) -> np.dtype:
         return np.dtype(object)
 
 
+def add_at(xp, target, index, values) -> None:
+    """target[index] += values in place, repeated positions adding up: NumPy's ``add.at``, and
+    on a CuPy without ``ufunc.at`` (before 13) ``cupyx.scatter_add``."""
+    at = getattr(xp.add, "at", None)
+    if at is None and backend_of(target).name == "cupy":
+        import cupyx  # only reached on the cupy backend
+        at = cupyx.scatter_add
+    at(target, index, values)
+
+
 def to_numpy(array) -> np.ndarray:
     """Copy a device array to a NumPy array on the host (no copy on the numpy backend)."""
     b = backend_of(array)

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from .. import backend
 from ..errors import ShapeError
+from ..ops._util import broadcast_shape
 from ..tensor import Tensor, expect_tensor
 from ..tensor_functions import where
 from .layers import dropout
@@ -30,8 +29,7 @@ def _mask_array(mask, like: Tensor):
     data = mask.data if isinstance(mask, Tensor) else mask
     home = backend.backend_of(like.data)
     if backend.backend_of(data) is not home:
-        data = home.from_host(backend.to_numpy(data) if backend.is_array(data)
-                              else np.asarray(data))
+        data = home.from_host(backend.to_numpy(data))       # also lists and host arrays
     return data
 
 
@@ -77,12 +75,13 @@ def attention_weights(query: Tensor, key: Tensor, attn_mask=None, dropout_p: flo
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
     scores = (q @ k.transpose(-2, -1)) * scale                          # (..., L, S)
     if is_causal:
-        attn_mask = backend.backend_of(q.data).from_host(np.tril(np.ones((L, S), dtype=bool)))
+        xp = backend.array_module(q.data)
+        attn_mask = xp.tril(xp.ones((L, S), dtype=bool))
     if attn_mask is not None:
         mask = _mask_array(attn_mask, q)
         try:
-            np.broadcast_shapes(tuple(mask.shape), scores.shape)
-        except ValueError:
+            broadcast_shape("scaled_dot_product_attention", tuple(mask.shape), scores.shape)
+        except ShapeError:
             raise ShapeError(f"scaled_dot_product_attention: attn_mask of shape "
                              f"{tuple(mask.shape)} does not broadcast to the attention scores "
                              f"(..., L, S) = {scores.shape}") from None

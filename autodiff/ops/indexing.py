@@ -11,13 +11,8 @@ from ._util import broadcast_shape, normalize_axis, unbroadcast
 
 
 def scatter_add_at(xp, target, index, values) -> None:
-    """target[index] += values in place, repeated positions adding up (NumPy's ``add.at``;
-    CuPy without ``ufunc.at`` has ``cupyx.scatter_add``)."""
-    at = getattr(xp.add, "at", None)
-    if at is None and backend.backend_of(target).name == "cupy":
-        import cupyx  # only reached on the cupy backend
-        at = cupyx.scatter_add
-    at(target, index, values)
+    """target[index] += values in place, repeated positions adding up (``backend.add_at``)."""
+    backend.add_at(xp, target, index, values)
 
 
 def _along(xp, index, dim: int) -> tuple:
