@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 from checkout import need
 
@@ -59,7 +60,44 @@ print("LESSON-PROBE " + _json.dumps({"spread": _spread, "shapes": sorted(_shapes
                                      "shown_size": [picture.layout.width, picture.layout.height]}))
 """
 
-PROBES = {"01_scale_freeness.ipynb": SCALE_FREENESS_PROBE}
+WEIGHT_DECAY_PROBE = r"""
+import json as _json
+import numpy as _np
+
+_paths = {str(_v): redraw(_v) for _v in (0.5, 1.5, 2.5)}        # the widget callback, directly
+_host = all(type(_p) is _np.ndarray for _p in _paths.values())
+_events = []
+for _value in (1.2, 0.3):                                          # through the slider
+    _count, _png = len(redraws), picture.value
+    eta_lambda_slider.value = _value
+    _events.append({"new_redraws": len(redraws) - _count, "last": redraws[-1],
+                    "picture_changed": picture.value != _png})
+_png_size = [int.from_bytes(picture.value[16:20], "big"), int.from_bytes(picture.value[20:24], "big")]
+
+
+def _verdict(fn, *args):
+    try:
+        return "right" if fn(*args) else "not answered"
+    except AssertionError as exc:
+        return "wrong: " + str(exc)
+
+
+_checks = {
+    "prox_right": _verdict(check_prox_l2, lambda v, eta, lam: v / (1 + eta * lam)),
+    "prox_wrong": _verdict(check_prox_l2, lambda v, eta, lam: v * (1 - eta * lam)),
+    "prox_blank": _verdict(check_prox_l2, prox_l2),
+    "thresholds_right": _verdict(check_thresholds, 1.0, 2.0),
+    "thresholds_wrong": _verdict(check_thresholds, 0.5, 2.0),
+    "thresholds_blank": _verdict(check_thresholds, None, None),
+}
+print("LESSON-PROBE " + _json.dumps({
+    "paths": {_k: _p.tolist() for _k, _p in _paths.items()}, "host_arrays": _host,
+    "events": _events, "png_size": _png_size,
+    "shown_size": [picture.layout.width, picture.layout.height], "checks": _checks}))
+"""
+
+PROBES = {"01_scale_freeness.ipynb": SCALE_FREENESS_PROBE,
+          "02_weight_decay_proximal.ipynb": WEIGHT_DECAY_PROBE}
 
 
 def _run_once(backend_name):
@@ -178,6 +216,33 @@ def test_scale_freeness_widget_callback_and_widgets(backend_name, request):
         assert e["new_redraws"] == 1 and e["picture_changed"] and e["png"], e
     width, height = probe["png_size"]
     assert probe["shown_size"] == [f"{width}px", f"{height}px"] and width >= 700
+
+
+def test_weight_decay_widget_and_exercise_checks(backend_name, request):
+    _run_once(backend_name)
+    _, error, probe = request.getfixturevalue("execute_lesson")(
+        LESSONS / "02_weight_decay_proximal.ipynb")
+    if error:
+        pytest.fail(error, pytrace=False)
+    assert probe["host_arrays"]
+    for key, path in probe["paths"].items():
+        eta_lambda, path = float(key), np.array(path)
+        assert path.shape == (13, 2)
+        t = np.arange(13)
+        # SGD + L2 multiplies by 1 - eta lambda, the proximal step divides by 1 + eta lambda
+        np.testing.assert_allclose(path[:, 0], (1 - eta_lambda) ** t, rtol=1e-12)
+        np.testing.assert_allclose(path[:, 1], (1 + eta_lambda) ** -t, rtol=1e-12)
+    assert [e["last"] for e in probe["events"]] == [1.2, 0.3]
+    for e in probe["events"]:
+        assert e["new_redraws"] == 1 and e["picture_changed"], e
+    width, height = probe["png_size"]
+    assert probe["shown_size"] == [f"{width}px", f"{height}px"]
+    # the exercise checks: silent on a blank answer, right on a right one, say why when wrong
+    checks = probe["checks"]
+    assert checks["prox_right"] == checks["thresholds_right"] == "right"
+    assert checks["prox_blank"] == checks["thresholds_blank"] == "not answered"
+    assert checks["prox_wrong"].startswith("wrong: prox_l2 differs from the proximal step")
+    assert checks["thresholds_wrong"].startswith("wrong: flip_above = 0.5")
 
 
 def test_a_failing_cell_is_reported_with_its_index(tmp_path, backend_name, request):
