@@ -96,8 +96,43 @@ print("LESSON-PROBE " + _json.dumps({
     "shown_size": [picture.layout.width, picture.layout.height], "checks": _checks}))
 """
 
+SMOOTHNESS_PROBE = r"""
+import json as _json
+import numpy as _np
+
+_low, _high = redraw(-3.0), redraw(-1.0)            # eta = 1e-3 (below eta_c) and 0.1 (above)
+_count, _png = len(redraws), picture.value
+log_eta_slider.value = -2.0
+_moved = {"new_redraws": len(redraws) - _count, "last": redraws[-1],
+          "picture_changed": picture.value != _png}
+_png_size = [int.from_bytes(picture.value[16:20], "big"), int.from_bytes(picture.value[20:24], "big")]
+
+
+def _verdict(fn, *args):
+    try:
+        return "right" if fn(*args) else "not answered"
+    except AssertionError as exc:
+        return "wrong: " + str(exc)
+
+
+print("LESSON-PROBE " + _json.dumps({
+    "host_arrays": type(_low) is _np.ndarray and type(_high) is _np.ndarray,
+    "shape": list(_low.shape), "low_first": _np.nan_to_num(_low[:100]).tolist(),
+    "high_ended": bool(_np.isnan(_high).any()), "high_max": float(_np.nanmax(_high)),
+    "moved": _moved,
+    "png_size": _png_size, "shown_size": [picture.layout.width, picture.layout.height],
+    "checks": {"exp_right": _verdict(check_exp_constants, lambda a: (2 * a * a, a)),
+               "exp_loose": _verdict(check_exp_constants, lambda a: (3 * a * a, a)),
+               "exp_wrong": _verdict(check_exp_constants, lambda a: (a * a, a)),
+               "exp_blank": _verdict(check_exp_constants, exp_constants),
+               "plateau_right": _verdict(check_plateau, 50_000),
+               "plateau_wrong": _verdict(check_plateau, 500),
+               "plateau_blank": _verdict(check_plateau, None)}}))
+"""
+
 PROBES = {"01_scale_freeness.ipynb": SCALE_FREENESS_PROBE,
-          "02_weight_decay_proximal.ipynb": WEIGHT_DECAY_PROBE}
+          "02_weight_decay_proximal.ipynb": WEIGHT_DECAY_PROBE,
+          "04_relaxed_smoothness.ipynb": SMOOTHNESS_PROBE}
 
 
 def _run_once(backend_name):
@@ -243,6 +278,29 @@ def test_weight_decay_widget_and_exercise_checks(backend_name, request):
     assert checks["prox_blank"] == checks["thresholds_blank"] == "not answered"
     assert checks["prox_wrong"].startswith("wrong: prox_l2 differs from the proximal step")
     assert checks["thresholds_wrong"].startswith("wrong: flip_above = 0.5")
+
+
+def test_relaxed_smoothness_widget_and_exercise_checks(backend_name, request):
+    _run_once(backend_name)
+    _, error, probe = request.getfixturevalue("execute_lesson")(
+        LESSONS / "04_relaxed_smoothness.ipynb")
+    if error:
+        pytest.fail(error, pytrace=False)
+    assert probe["host_arrays"] and probe["shape"] == [3001]
+    # below eta_c GD crawls along the plateau, where |F'| = epsilon = 1
+    np.testing.assert_allclose(probe["low_first"], 1.0, rtol=1e-12)
+    # above it, GD reaches the steep part (|F'| = M = 1e4) and is thrown out: its run ends
+    assert probe["high_ended"] and probe["high_max"] >= 1e4
+    moved = probe["moved"]
+    assert moved["new_redraws"] == 1 and moved["last"] == -2.0 and moved["picture_changed"]
+    width, height = probe["png_size"]
+    assert probe["shown_size"] == [f"{width}px", f"{height}px"]
+    checks = probe["checks"]
+    assert checks["exp_right"] == checks["plateau_right"] == "right"
+    assert checks["exp_blank"] == checks["plateau_blank"] == "not answered"
+    assert checks["exp_loose"].startswith("wrong: a = 0.5: (L0, L1) = (0.75, 0.5) holds but is loose")
+    assert checks["exp_wrong"].startswith("wrong: a = 0.5: (L0, L1) = (0.25, 0.5) does not hold")
+    assert checks["plateau_wrong"].startswith("wrong: 500 is not close to GD's run")
 
 
 def test_a_failing_cell_is_reported_with_its_index(tmp_path, backend_name, request):
