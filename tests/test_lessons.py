@@ -31,6 +31,29 @@ MARKER = "LESSON-PROBE "   # a probe prints MARKER + one JSON object
 
 # -- probes: code run in the lesson's kernel after its last cell ---------------------------------
 
+# defined in the lesson's kernel before its probe: the probes' shared helpers
+PROBE_HELPERS = r"""
+def _png_pixels():
+    # the picture's PNG size (its IHDR header): [width, height]
+    return [int.from_bytes(picture.value[16:20], "big"), int.from_bytes(picture.value[20:24], "big")]
+
+
+def _move(widget, value):
+    # set a widget from Python: how many redraws it caused, the last one's arguments, new picture?
+    count, png = len(redraws), picture.value
+    widget.value = value
+    return {"new_redraws": len(redraws) - count, "last": redraws[-1],
+            "picture_changed": picture.value != png}
+
+
+def _verdict(check, *answer):
+    # an exercise check's answer: "right", "not answered" or "wrong: <its message>"
+    try:
+        return "right" if check(*answer) else "not answered"
+    except AssertionError as exc:
+        return "wrong: " + str(exc)
+"""
+
 SCALE_FREENESS_PROBE = r"""
 import json as _json
 import numpy as _np
@@ -53,7 +76,7 @@ for _widget, _value in [(k_slider, 3), (optimizer_picker, "Adam"), (k_slider, -1
                     "picture_changed": picture.value != _png,
                     "png": picture.value[:8] == b"\x89PNG\r\n\x1a\n"})
 # the picture is drawn at the size it is shown: PNG pixels (its IHDR header) = layout size
-_png_size = [int.from_bytes(picture.value[16:20], "big"), int.from_bytes(picture.value[20:24], "big")]
+_png_size = _png_pixels()
 print("LESSON-PROBE " + _json.dumps({"spread": _spread, "shapes": sorted(_shapes),
                                      "host_arrays": _host, "events": _events,
                                      "png_size": _png_size,
@@ -68,18 +91,8 @@ _paths = {str(_v): redraw(_v) for _v in (0.5, 1.5, 2.5)}        # the widget cal
 _host = all(type(_p) is _np.ndarray for _p in _paths.values())
 _events = []
 for _value in (1.2, 0.3):                                          # through the slider
-    _count, _png = len(redraws), picture.value
-    eta_lambda_slider.value = _value
-    _events.append({"new_redraws": len(redraws) - _count, "last": redraws[-1],
-                    "picture_changed": picture.value != _png})
-_png_size = [int.from_bytes(picture.value[16:20], "big"), int.from_bytes(picture.value[20:24], "big")]
-
-
-def _verdict(fn, *args):
-    try:
-        return "right" if fn(*args) else "not answered"
-    except AssertionError as exc:
-        return "wrong: " + str(exc)
+    _events.append(_move(eta_lambda_slider, _value))
+_png_size = _png_pixels()
 
 
 _checks = {
@@ -101,18 +114,8 @@ import json as _json
 import numpy as _np
 
 _low, _high = redraw(-3.0), redraw(-1.0)            # eta = 1e-3 (below eta_c) and 0.1 (above)
-_count, _png = len(redraws), picture.value
-log_eta_slider.value = -2.0
-_moved = {"new_redraws": len(redraws) - _count, "last": redraws[-1],
-          "picture_changed": picture.value != _png}
-_png_size = [int.from_bytes(picture.value[16:20], "big"), int.from_bytes(picture.value[20:24], "big")]
-
-
-def _verdict(fn, *args):
-    try:
-        return "right" if fn(*args) else "not answered"
-    except AssertionError as exc:
-        return "wrong: " + str(exc)
+_moved = _move(log_eta_slider, -2.0)
+_png_size = _png_pixels()
 
 
 print("LESSON-PROBE " + _json.dumps({
@@ -163,7 +166,7 @@ def execute_lesson(tmp_path_factory):
         nb = nbformat.read(path, as_version=4)
         probe = PROBES.get(path.name)
         if probe is not None:
-            nb.cells.append(nbformat.v4.new_code_cell(probe))
+            nb.cells.append(nbformat.v4.new_code_cell(PROBE_HELPERS + probe))
         client = NotebookClient(nb, kernel_name="python3", timeout=CELL_TIMEOUT,
                                 startup_timeout=60, resources={"metadata": {"path": str(LESSONS)}})
         error = None

@@ -28,17 +28,18 @@ from .. import backend
 from ..errors import ShapeError
 from ..tensor import Tensor, expect_tensor
 from . import init
-from .attention import attention_weights
+from .attention import _mask_array, attention_weights
 from .layers import Dropout, Embedding, Linear, linear, relu
 from .module import Module, Parameter
 from .normalization import LayerNorm
 
 
-def _additive(mask, what: str, dtype, xp):
-    """A mask as an array to add to the scores: bool True -> -inf (not allowed), float as is."""
-    m = mask.data if isinstance(mask, Tensor) else backend.asarray(mask)
+def _additive(mask, what: str, like: Tensor):
+    """A mask as an array on ``like``'s backend, to add to the scores: bool True -> -inf (not
+    allowed), float as is."""
+    m, xp, dtype = _mask_array(mask, like), backend.array_module(like.data), like.dtype
     if m.dtype.kind == "b":
-        return xp.where(m, xp.asarray(-math.inf, dtype=dtype), xp.asarray(0.0, dtype=dtype))
+        return _blocked(xp, m, dtype)
     if m.dtype.kind != "f":
         raise TypeError(f"MultiheadAttention: {what} must be bool (True = not allowed) or float "
                         f"(added to the scores), got {m.dtype}")
@@ -49,8 +50,12 @@ def causal_mask(size: int, xp=None, dtype="float32"):
     """(size, size) additive mask: 0 on and below the diagonal, -inf above (position i sees
     positions 0..i), as ``nn.Transformer.generate_square_subsequent_mask``."""
     xp = xp or backend.xp
-    upper = xp.triu(xp.ones((size, size), dtype=bool), 1)
-    return xp.where(upper, xp.asarray(-math.inf, dtype=dtype), xp.asarray(0.0, dtype=dtype))
+    return _blocked(xp, xp.triu(xp.ones((size, size), dtype=bool), 1), dtype)
+
+
+def _blocked(xp, blocked, dtype):
+    """-inf where ``blocked`` (a bool array) holds, 0 elsewhere."""
+    return xp.where(blocked, xp.asarray(-math.inf, dtype=dtype), xp.asarray(0.0, dtype=dtype))
 
 
 class MultiheadAttention(Module):
@@ -143,7 +148,7 @@ class MultiheadAttention(Module):
         xp, dtype, h = backend.array_module(q.data), q.dtype, self.num_heads
         total = None
         if attn_mask is not None:
-            m = _additive(attn_mask, "attn_mask", dtype, xp)
+            m = _additive(attn_mask, "attn_mask", q)
             if m.shape == (L, S):
                 m = m[None, None]
             elif m.shape == (N * h, L, S):
@@ -158,7 +163,7 @@ class MultiheadAttention(Module):
                                  f"(got L={L}, S={S}); pass an attn_mask instead")
             total = causal_mask(L, xp, dtype)[None, None]
         if key_padding_mask is not None:
-            m = _additive(key_padding_mask, "key_padding_mask", dtype, xp)
+            m = _additive(key_padding_mask, "key_padding_mask", q)
             if m.shape != (N, S):
                 raise ShapeError(f"MultiheadAttention: key_padding_mask must have shape (N, S) = "
                                  f"({N}, {S}), got {m.shape}")

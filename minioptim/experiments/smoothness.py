@@ -88,7 +88,7 @@ def reproduce(out_dir: str, seed: int = 0, progress=print, preset: str = "small"
             rows.append({"model": model, "seed": s, **r})
     for model in names:
         mine = [r for r in rows if r["model"] == model]
-        whole = [r for r in mine if r["group"] == "all" and _ok(r)]
+        whole = [r for r in mine if r["group"] == "all" and usable(r)]
         g = np.array([r["grad_norm"] for r in whole], dtype=float)
         L = np.array([r["smoothness"] for r in whole], dtype=float)
         if len(g) > 1:
@@ -96,12 +96,8 @@ def reproduce(out_dir: str, seed: int = 0, progress=print, preset: str = "small"
                 np.corrcoef(np.log(g), np.log(L))[0, 1])
             l0, l1 = fit_l0_l1(g, L)
             summary["fit"][model] = {"L0": l0, "L1": l1}
-        for group in sorted({r["group"] for r in mine} - {"all"}):
-            values = [r["smoothness"] for r in mine if r["group"] == group and _ok(r)]
-            if values:
-                summary["per_layer"][f"{model}.{group}"] = {
-                    "min": float(np.min(values)), "median": float(np.median(values)),
-                    "max": float(np.max(values))}
+        for group, stats in per_layer(mine).items():
+            summary["per_layer"][f"{model}.{group}"] = stats
     write_long_csv(paths["data"], ["model", "seed", "step", "group", "loss", "grad_norm",
                                    "smoothness"], rows)
     caption = (f"Preset {preset}: local smoothness L_t = ||g(x_mid) - g(x_t)|| / ||x_mid - x_t|| "
@@ -116,7 +112,18 @@ def reproduce(out_dir: str, seed: int = 0, progress=print, preset: str = "small"
     return paths
 
 
-def _ok(r) -> bool:
+def per_layer(rows) -> dict:
+    """group -> {min, median, max} of L_t over the rows of smoothness.csv (all but "all")."""
+    out = {}
+    for group in sorted({r["group"] for r in rows} - {"all"}):
+        values = [r["smoothness"] for r in rows if r["group"] == group and usable(r)]
+        if values:
+            out[group] = {"min": float(np.min(values)), "median": float(np.median(values)),
+                          "max": float(np.max(values))}
+    return out
+
+
+def usable(r) -> bool:
     return all(isinstance(r[k], (int, float)) and math.isfinite(r[k]) and r[k] > 0
                for k in ("grad_norm", "smoothness"))
 
@@ -131,7 +138,7 @@ def _draw(path, rows, models, summary, caption) -> None:
                         hspace=0.45, wspace=0.3)
     axes = fig.subplots(len(models), 2, squeeze=False)
     for i, model in enumerate(models):
-        mine = [r for r in rows if r["model"] == model and _ok(r)]
+        mine = [r for r in rows if r["model"] == model and usable(r)]
         whole = [r for r in mine if r["group"] == "all"]
         ax = axes[i][0]
         g = np.array([r["grad_norm"] for r in whole])

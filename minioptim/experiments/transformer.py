@@ -38,6 +38,7 @@ from .common import (check_preset, log_scale, mean_std, outputs, save_figure, wr
                      write_summary)
 from .runs import point, run_all, table
 from .sign_sgd import FORMS, GRID, LABELS, OPTIMIZERS, compare
+from .smoothness import per_layer, usable
 
 NAME = "transformer"
 MODEL = "transformer"
@@ -101,8 +102,8 @@ def reproduce(out_dir: str, seed: int = 0, progress=print, preset: str = "small"
     folder = run_all(NAME, out_dir, probed, workers, scheduler, in_process, progress)
     probe_rows = [{"seed": p.values["seed"], **r} for p in probed
                   for r in table(folder, p, "smoothness.csv")]
-    per_layer = _per_layer(probe_rows)
-    medians = [v["median"] for v in per_layer.values()]
+    layers = per_layer(probe_rows)
+    medians = [v["median"] for v in layers.values()]
     spread = max(medians) / min(medians) if medians and min(medians) > 0 else math.nan
     write_long_csv(paths["data"], ["kind", "optimizer", "lr", "seed", "epoch", "train_loss",
                                    "metric", "value", "step", "group", "grad_norm",
@@ -118,28 +119,13 @@ def reproduce(out_dir: str, seed: int = 0, progress=print, preset: str = "small"
                f"finds generalized SignSGD on par with Adam and ahead of SGD; the talk's "
                f"per-layer evidence: layers whose smoothness differs by orders of magnitude.")
     write_summary(paths["summary"], {
-        "preset": preset, "seeds": list(seeds), "final": final, "per_layer": per_layer,
+        "preset": preset, "seeds": list(seeds), "final": final, "per_layer": layers,
         "per_layer_spread": spread, "probe": {"optimizer": "adam", "lr": adam["lr"],
                                               "every": cfg["every"]},
         "settings": base, "caption": caption})
     _draw(paths["figure"], rows, probe_rows, caption)
     progress(f"wrote {paths['figure']}, {paths['data']}, {paths['summary']}")
     return paths
-
-
-def _ok(r) -> bool:
-    return all(isinstance(r[k], (int, float)) and math.isfinite(r[k]) and r[k] > 0
-               for k in ("grad_norm", "smoothness"))
-
-
-def _per_layer(rows) -> dict:
-    out = {}
-    for group in sorted({r["group"] for r in rows} - {"all"}):
-        values = [r["smoothness"] for r in rows if r["group"] == group and _ok(r)]
-        if values:
-            out[group] = {"min": float(np.min(values)), "median": float(np.median(values)),
-                          "max": float(np.max(values))}
-    return out
 
 
 def _draw(path, rows, probe_rows, caption) -> None:
@@ -176,7 +162,7 @@ def _draw(path, rows, probe_rows, caption) -> None:
     groups = sorted({r["group"] for r in probe_rows} - {"all"})
     for k, group in enumerate(groups):
         pts = sorted((r["step"], r["smoothness"]) for r in probe_rows
-                     if r["group"] == group and r["seed"] == first and _ok(r))
+                     if r["group"] == group and r["seed"] == first and usable(r))
         if pts:
             ax.plot(*zip(*pts), lw=0.9, color=f"C{k % 10}",
                     ls="-" if k < 10 else "--", label=group)
