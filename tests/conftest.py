@@ -52,3 +52,11 @@ def offline(monkeypatch, tmp_path):
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     monkeypatch.setenv("MINIOPTIM_DATA", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="session")
+def execute_lesson(tmp_path_factory):
+    """``execute_lesson(path) -> (notebook, error, probe)``: a lesson executed headless with its
+    probe, at most once per test session (``tests/lesson_kernel.py``)."""
+    from lesson_kernel import LessonRunner
+    return LessonRunner(tmp_path_factory.mktemp("jupyter"))
