@@ -22,6 +22,7 @@ import math
 import os
 import shutil
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -341,7 +342,10 @@ class Trainer:
         from tqdm.auto import tqdm
 
         self._shown = 0.0
-        return tqdm(total=total, initial=self.batch, leave=False, dynamic_ncols=True,
+        # a terminal shows each epoch's summary line in place of its bar; a notebook keeps every
+        # epoch's bar (a lesson's record of the run)
+        in_notebook = "ipykernel" in sys.modules
+        return tqdm(total=total, initial=self.batch, leave=in_notebook, dynamic_ncols=True,
                     desc=f"epoch {self.epoch + 1}/{self.config.epochs}", unit="step")
 
     # -- measuring without changing the run ------------------------------------------------------
