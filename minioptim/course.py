@@ -3,7 +3,7 @@
 - Instructors run nbgrader in ``assignments/``, whose ``nbgrader_config.py`` calls
   ``configure_nbgrader``.
 - Students run ``nbgrader fetch_assignment`` / ``submit`` / ``fetch_feedback`` anywhere (or use
-  JupyterLab's Assignments tab); ``pip install "minioptim[course]"`` puts a config into the
+  JupyterLab's Assignments tab); installing minioptim (a regular install) puts a config into the
   environment (``<env>/etc/jupyter/nbgrader_config.py``, read by every nbgrader of that
   environment) that calls ``configure_nbgrader`` too.
 

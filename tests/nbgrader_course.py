@@ -10,7 +10,7 @@ and gives every nbgrader command the environment of a fresh machine:
   home), the ``python3`` kernel is this interpreter's ipykernel;
 - the exchange folder is ``tmp/exchange``, given to both sides only through
   ``$MINIOPTIM_EXCHANGE``; the students' nbgrader reads the environment-wide config that
-  ``pip install "minioptim[course]"`` installs (``jupyter-config/nbgrader_config.py``, put on
+  installing minioptim installs (``jupyter-config/nbgrader_config.py``, put on
   ``JUPYTER_CONFIG_PATH`` here because an editable install skips data files).
 
 Instructors run the ``nbgrader`` program beside this interpreter, in the course folder. Each

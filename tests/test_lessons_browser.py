@@ -32,8 +32,8 @@ need("lessons", module=True)
 
 REPO = Path(__file__).resolve().parents[1]
 LESSONS = REPO / "lessons"
-BROWSER_LESSONS = ["01_scale_freeness.ipynb", "02_weight_decay_proximal.ipynb",
-                   "04_relaxed_smoothness.ipynb"]
+BROWSER_LESSONS = ["00_autodiff_from_scratch.ipynb", "01_scale_freeness.ipynb",
+                   "02_weight_decay_proximal.ipynb", "04_relaxed_smoothness.ipynb"]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"]
