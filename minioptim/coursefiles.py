@@ -36,7 +36,7 @@ PACKAGE_DATA = "_notebooks"           # minioptim/_notebooks/ in a built package
 INDEX = "index.json"
 ASSIGNMENTS = "assignments"           # the subfolder of the student versions
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"   # = assignments/nbgrader_config.py
-TEXT_STUB = "YOUR ANSWER HERE"
+TEXT_STUB = "YOUR ANSWER HERE"   # nbgrader's default ClearSolutions.text_stub (Markdown answers)
 # nbgrader's region markers (a line containing one opens or closes a region)
 SOLUTION = ("BEGIN SOLUTION", "END SOLUTION")
 HIDDEN_TESTS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")

@@ -154,9 +154,14 @@ def test_the_student_notebooks_hold_no_solution_and_no_hidden_test(path):
     for cell in student["cells"]:
         meta = cell["metadata"].get("nbgrader", {})
         if meta.get("solution"):
-            assert "raise NotImplementedError()" in "".join(cell["source"])
-        if meta.get("grade"):
+            # the course's code stub; nbgrader's text stub for a written (Markdown) answer
+            stub = "raise NotImplementedError()" if cell["cell_type"] == "code" \
+                else "YOUR ANSWER HERE"
+            assert stub in "".join(cell["source"])
+        if meta.get("grade") and not meta.get("solution"):       # a test cell: locked
             assert cell["metadata"]["editable"] is False and cell["metadata"]["deletable"] is False
+        if meta.get("grade") and meta.get("solution"):           # an answer graded by hand
+            assert cell["metadata"]["deletable"] is False
         if cell["cell_type"] == "code":
             assert cell["outputs"] == [] and cell["execution_count"] is None
 
