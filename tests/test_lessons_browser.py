@@ -82,10 +82,16 @@ def jupyterlab(tmp_path_factory):
                 "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH"))
                                               if p)})
     write_kernel_spec(Path(env["JUPYTER_DATA_DIR"]) / "kernels" / "python3")
-    # no "get Jupyter news?" toast over the screenshots (JupyterLab asks on the first start)
-    news = tmp / "settings" / "@jupyterlab" / "apputils-extension"
-    news.mkdir(parents=True)
-    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    # no "get Jupyter news?" or "a newer version" toast over the screenshots
+    settings = tmp / "settings" / "@jupyterlab"
+    (settings / "apputils-extension").mkdir(parents=True)
+    (settings / "apputils-extension" / "notification.jupyterlab-settings").write_text(
+        '{"fetchNews": "false", "checkForUpdates": false}')
+    # every cell in the page: windowing (the default of some 4.x releases) leaves cells outside
+    # the viewport out of the page, the widget's picture among them
+    (settings / "notebook-extension").mkdir(parents=True)
+    (settings / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
+        '{"windowingMode": "none"}')
     port = _free_port()
     log = open(tmp / "server.log", "w")
     server = subprocess.Popen(
@@ -151,6 +157,15 @@ _BUSY = """() => {
 }"""
 _IDLE = """() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status
     === 'idle'"""
+# JupyterLab may leave cells outside the viewport unrendered (its notebook windowing): bring the
+# picture into view before measuring it
+_SHOW = """() => {
+    const images = [...document.querySelectorAll('.jp-OutputArea-output .widget-image')];
+    const img = images[images.length - 1];
+    if (!img) return false;
+    img.scrollIntoView({block: 'center'});
+    return img.clientWidth > 0;
+}"""
 _PICTURE = """() => {
     const images = [...document.querySelectorAll('.jp-OutputArea-output .widget-image')];
     const img = images[images.length - 1];
@@ -210,7 +225,7 @@ def test_lesson_runs_and_its_widgets_redraw_in_a_real_browser(name, jupyterlab, 
             pytest.fail(f"{name}: a cell shows an error:\n{failed.first.inner_text()[:3000]}",
                         pytrace=False)
         picture = _wait(page, f"{name}: no widget picture is shown",
-                        lambda: page.evaluate(_PICTURE), CHANGE_TIMEOUT)
+                        lambda: page.evaluate(_SHOW) and page.evaluate(_PICTURE), CHANGE_TIMEOUT)
         # drawn at the size it is shown: no stretching, no blur
         assert (picture["width"], picture["height"]) == \
             (picture["shownWidth"], picture["shownHeight"]), picture
