@@ -134,3 +134,14 @@ def lesson_probe(request, backend_name, name: str) -> dict:
         pytest.fail(error, pytrace=False)
     assert probe is not None, f"{name} has no probe in tests/lesson_probes/"
     return probe
+
+
+def assert_redraws_once_each(events, probe, min_width=0):
+    """Each widget move (``_move``'s record) redrew once, into a changed picture, and the picture
+    is drawn at the size it is shown (PNG pixels = layout size: no stretching, no blur)."""
+    for event in events:
+        assert event["new_redraws"] == 1 and event["picture_changed"], event
+    width, height = probe["png_size"]
+    assert probe["shown_size"] == [f"{width}px", f"{height}px"], \
+        f"the PNG ({width}x{height}) must be drawn at the size shown {probe['shown_size']}"
+    assert width >= min_width, f"the picture is {width} px wide; at least {min_width}"

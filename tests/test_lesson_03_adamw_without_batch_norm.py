@@ -10,7 +10,7 @@ from checkout import need
 
 need("lessons", module=True)     # the repository's lessons (a checkout or the sdist)
 
-from lesson_kernel import lesson_probe  # noqa: E402
+from lesson_kernel import assert_redraws_once_each, lesson_probe  # noqa: E402
 
 
 def _probe(backend_name, request):
@@ -41,10 +41,7 @@ def test_each_control_redraws_once_and_changes_the_picture(backend_name, request
     assert [e["last"] for e in probe["events"]] == [
         [14, "Adam + L2", 1e-2], [14, "AdamW", 1e-2], [14, "AdamW", 1e-1], [8, "AdamW", 1e-1],
         [8, "Adam + L2", 1e-1]]
-    for event in probe["events"]:
-        assert event["new_redraws"] == 1 and event["picture_changed"], event
-    width, height = probe["png_size"]
-    assert probe["shown_size"] == [f"{width}px", f"{height}px"] and width >= 700
+    assert_redraws_once_each(probe["events"], probe, min_width=700)
 
 
 def test_the_lesson_claims_hold_in_what_it_measured(backend_name, request):

@@ -14,7 +14,7 @@ from checkout import need
 
 need("lessons", module=True)     # the repository's lessons (a checkout or the sdist)
 
-from lesson_kernel import lesson_probe  # noqa: E402
+from lesson_kernel import assert_redraws_once_each, lesson_probe  # noqa: E402
 
 from minioptim.problems import GDLowerBound  # noqa: E402
 
@@ -79,10 +79,7 @@ def test_moving_each_slider_redraws_once_with_its_value(backend_name, request):
     lasts = [m["last"] for m in probe["moves"]]
     # beta1 then beta2 then gamma move away from (0.9, 0.9, 1.0); each redraw sees all current values
     assert lasts == [[0.8, 0.9, 1.0], [0.8, 0.5, 1.0], [0.8, 0.5, 2.0]]
-    for m in probe["moves"]:
-        assert m["new_redraws"] == 1 and m["picture_changed"], m
-    width, height = probe["png_size"]
-    assert probe["shown_size"] == [f"{width}px", f"{height}px"] and width >= 700
+    assert_redraws_once_each(probe["moves"], probe, min_width=700)
 
 
 def test_the_lessons_claims(backend_name, request):

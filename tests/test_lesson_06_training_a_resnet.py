@@ -13,7 +13,7 @@ from checkout import need
 
 need("lessons", module=True)     # the repository's lessons (a checkout or the sdist)
 
-from lesson_kernel import lesson_probe  # noqa: E402
+from lesson_kernel import assert_redraws_once_each, lesson_probe  # noqa: E402
 
 NAME = "06_training_a_resnet.ipynb"
 OPTIMIZERS = ("SGD momentum", "Adam", "AdamW", "gen. SignSGD")
@@ -78,10 +78,7 @@ def test_moving_each_control_redraws_once_with_its_values(backend_name, request)
     assert [e["last"] for e in probe["events"]] == [
         ["gen. SignSGD, BN", "train_loss", epochs], ["gen. SignSGD, BN", "test_accuracy", epochs],
         ["gen. SignSGD, BN", "test_accuracy", 2], ["SGD momentum, no BN", "test_accuracy", 2]]
-    for e in probe["events"]:
-        assert e["new_redraws"] == 1 and e["picture_changed"], e
-    width, height = probe["png_size"]
-    assert probe["shown_size"] == [f"{width}px", f"{height}px"] and width >= 700
+    assert_redraws_once_each(probe["events"], probe, min_width=700)
 
 
 def test_augmentation_crops_are_shifts_and_normalization_is_standard(backend_name, request):

@@ -13,7 +13,7 @@ from checkout import need
 
 need("lessons", module=True)     # the repository's lessons (a checkout or the sdist)
 
-from lesson_kernel import lesson_probe  # noqa: E402
+from lesson_kernel import assert_redraws_once_each, lesson_probe  # noqa: E402
 
 NAME = "07_training_an_lstm.ipynb"
 
@@ -96,10 +96,7 @@ def test_moving_the_widgets_redraws_once_with_their_values(backend_name, request
     events = probe["events"]
     assert [e["last"] for e in events] == [[clipped, steps], [clipped, 30], ["SGD, lr 2", 30],
                                            ["SGD, lr 2", 1]]
-    for e in events:
-        assert e["new_redraws"] == 1 and e["picture_changed"], e
-    width, height = probe["png_size"]
-    assert probe["shown_size"] == [f"{width}px", f"{height}px"] and width >= 700
+    assert_redraws_once_each(events, probe, min_width=700)
 
 
 def test_the_exercise_checks(backend_name, request):
